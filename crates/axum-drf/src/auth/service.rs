@@ -1,0 +1,533 @@
+//! The authentication service: verifies credentials, issues and revokes tokens and
+//! sessions, and authenticates requests through the credential cache.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{header, HeaderMap, Method};
+use rand::Rng;
+use tokio::sync::Semaphore;
+
+use super::cache::{AuthCache, CachedCredential, INVALIDATION_CHANNEL};
+use super::password::{self, Verification};
+use super::token::{hash_secret, parse_authorization, TokenKey};
+use super::user::{User, Users};
+use super::{csrf, Credential, Identity};
+use crate::cookies;
+use crate::error::ApiError;
+use crate::store::{now_micros, Database, Statement, StoreError, Value};
+
+/// Settings of the authentication service.
+#[derive(Clone, Debug)]
+pub struct AuthConfig {
+    /// Server secret: keys token derivation and signed links. Keep it out of logs.
+    pub secret: Vec<u8>,
+    /// Session lifetime in seconds (Django's `SESSION_COOKIE_AGE`, two weeks).
+    pub session_age: i64,
+    /// Mark cookies `Secure` (serve over HTTPS).
+    pub cookie_secure: bool,
+    /// Origins trusted for CSRF besides the request's own (Django's `CSRF_TRUSTED_ORIGINS`).
+    pub csrf_trusted_origins: Vec<String>,
+    /// Trust `X-Forwarded-Proto: https` from a reverse proxy to mean the request is secure.
+    pub trust_forwarded_proto: bool,
+    /// Credential cache size; 0 disables the cache.
+    pub cache_capacity: u64,
+    /// Longest time a cached credential is trusted without re-reading the database.
+    pub cache_ttl: Duration,
+    /// Password hashes computed at once (each takes ~19 MiB and a core for ~30 ms).
+    pub hashing_concurrency: usize,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            secret: Vec::new(),
+            session_age: 1_209_600,
+            cookie_secure: false,
+            csrf_trusted_origins: Vec::new(),
+            trust_forwarded_proto: false,
+            cache_capacity: 100_000,
+            cache_ttl: Duration::from_secs(300),
+            hashing_concurrency: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        }
+    }
+}
+
+/// A session opened at login: the cookie values to set.
+#[derive(Clone)]
+pub struct SessionStart {
+    /// Value of the `sessionid` cookie (only its hash is stored).
+    pub session_key: String,
+    /// New value of the `csrftoken` cookie (Django rotates it at login).
+    pub csrf_secret: String,
+}
+
+impl std::fmt::Debug for SessionStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionStart(<redacted>)")
+    }
+}
+
+/// The parts of a request authentication looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestHead<'a> {
+    /// HTTP method.
+    pub method: &'a Method,
+    /// Request headers.
+    pub headers: &'a HeaderMap,
+    /// The raw body (CSRF reads `csrfmiddlewaretoken` from form posts).
+    pub body: &'a [u8],
+}
+
+/// Authentication service; cheap to clone.
+#[derive(Clone)]
+pub struct AuthService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Database,
+    users: Users,
+    config: AuthConfig,
+    cache: AuthCache,
+    hashing: Semaphore,
+}
+
+/// Session cookie name (Django's default).
+pub const SESSION_COOKIE: &str = "sessionid";
+/// CSRF cookie name (Django's default).
+pub const CSRF_COOKIE: &str = "csrftoken";
+
+const TOKEN_LOOKUP: &str = concat!(
+    "SELECT ",
+    crate::user_columns!("u"),
+    " FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id WHERE t.key_hash = $1"
+);
+const SESSION_LOOKUP: &str = concat!(
+    "SELECT ",
+    crate::user_columns!("u"),
+    ", s.expire_at FROM auth_session s JOIN auth_user u ON u.id = s.user_id \
+     WHERE s.key_hash = $1 AND s.expire_at > $2"
+);
+
+impl AuthService {
+    /// A service over `db`. On PostgreSQL the cache stays off until
+    /// [`AuthService::spawn_invalidation_listener`] has subscribed to invalidations.
+    pub fn new(db: Database, config: AuthConfig) -> Self {
+        let cache_on = config.cache_capacity > 0 && db.backend() == crate::store::Backend::Sqlite;
+        let cache = AuthCache::new(config.cache_capacity.max(1), config.cache_ttl, cache_on);
+        let hashing = Semaphore::new(config.hashing_concurrency.max(1));
+        AuthService {
+            inner: Arc::new(Inner {
+                users: Users::new(db.clone()),
+                db,
+                cache,
+                hashing,
+                config,
+            }),
+        }
+    }
+
+    /// The user queries.
+    pub fn users(&self) -> &Users {
+        &self.inner.users
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Database {
+        &self.inner.db
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &AuthConfig {
+        &self.inner.config
+    }
+
+    /// The `WWW-Authenticate` challenge of the first authenticator (Token).
+    pub fn challenge(&self) -> Option<&'static str> {
+        Some("Token")
+    }
+
+    /// Runs CPU-heavy password work on the blocking pool, at most `hashing_concurrency` at
+    /// once, so logins never starve the async workers.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let _permit = self
+            .inner
+            .hashing
+            .acquire()
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))
+    }
+
+    /// argon2id hash of `password`, computed on the blocking pool.
+    pub async fn hash_password(&self, password: &str) -> Result<String, ApiError> {
+        let password = password.to_owned();
+        self.blocking(move || password::hash_password(&password)).await
+    }
+
+    /// Django's `authenticate(username, password)`: the active user whose password matches,
+    /// else `None`. An unknown username costs one dummy hash, so timing tells nothing; legacy
+    /// hashes are upgraded to argon2id on success.
+    pub async fn verify_credentials(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<User>, ApiError> {
+        let user = self.inner.users.by_username(username).await?;
+        let stored = user.as_ref().map(|u| u.password.clone());
+        let pw = password.to_owned();
+        let verdict = self
+            .blocking(move || match stored {
+                Some(encoded) => password::verify_password(&pw, &encoded),
+                None => {
+                    password::dummy_verify(&pw);
+                    Verification::Invalid
+                }
+            })
+            .await?;
+        let Some(user) = user else { return Ok(None) };
+        match verdict {
+            Verification::Invalid => Ok(None),
+            _ if !user.is_active => Ok(None),
+            Verification::Valid => Ok(Some(user)),
+            Verification::ValidNeedsRehash => {
+                let hash = self.hash_password(password).await?;
+                self.inner.users.set_password_hash(user.id, &hash).await?;
+                Ok(Some(User { password: hash, ..user }))
+            }
+        }
+    }
+
+    /// Checks `password` against `user`'s hash (e.g. `current_password` fields).
+    pub async fn check_password(&self, user: &User, password: &str) -> Result<bool, ApiError> {
+        let (pw, encoded) = (password.to_owned(), user.password.clone());
+        let verdict = self
+            .blocking(move || password::verify_password(&pw, &encoded))
+            .await?;
+        Ok(verdict != Verification::Invalid)
+    }
+
+    /// DRF's `Token.objects.get_or_create(user=user)`: the user's current token, the same on
+    /// every call until [`AuthService::revoke_token`].
+    pub async fn issue_token(&self, user: &User) -> Result<TokenKey, ApiError> {
+        let key = TokenKey::derive(&self.inner.config.secret, user.id, user.token_generation);
+        let hash = key.hash();
+        let inserted = self
+            .inner
+            .db
+            .execute(
+                "INSERT INTO authtoken_token (key_hash, user_id, created) VALUES ($1, $2, $3) \
+                 ON CONFLICT (user_id) DO NOTHING",
+                vec![hash.clone().into(), user.id.into(), now_micros().into()],
+            )
+            .await?;
+        if inserted == 0 {
+            // A row from before a secret change cannot be shown again: replace it.
+            let replaced = self
+                .inner
+                .db
+                .execute(
+                    "UPDATE authtoken_token SET key_hash = $1 WHERE user_id = $2 AND key_hash <> $1",
+                    vec![hash.into(), user.id.into()],
+                )
+                .await?;
+            if replaced > 0 {
+                self.user_changed(user.id).await;
+            }
+        }
+        Ok(key)
+    }
+
+    /// Deletes the user's token; the next login derives a new one.
+    pub async fn revoke_token(&self, user_id: i64) -> Result<(), ApiError> {
+        let rows = self
+            .inner
+            .db
+            .transaction(vec![
+                Statement::new(
+                    "DELETE FROM authtoken_token WHERE user_id = $1 RETURNING key_hash",
+                    vec![user_id.into()],
+                ),
+                Statement::new(
+                    "UPDATE auth_user SET token_generation = token_generation + 1 WHERE id = $1",
+                    vec![user_id.into()],
+                ),
+            ])
+            .await?;
+        for row in rows.first().into_iter().flatten() {
+            let hash = row.text(0)?;
+            self.forget_key(&hash).await;
+        }
+        Ok(())
+    }
+
+    /// Django's `login()` for sessions: a fresh session key (never the old one: no
+    /// fixation) and a rotated CSRF secret. `replaces` is the hash of the session the
+    /// request came with, which ends.
+    pub async fn start_session(
+        &self,
+        user: &User,
+        replaces: Option<&str>,
+    ) -> Result<SessionStart, ApiError> {
+        let session_key = new_session_key();
+        let expire_at = now_micros() + self.inner.config.session_age * 1_000_000;
+        let mut stmts = Vec::with_capacity(3);
+        if let Some(old) = replaces {
+            stmts.push(Statement::new(
+                "DELETE FROM auth_session WHERE key_hash = $1",
+                vec![old.into()],
+            ));
+        }
+        stmts.push(Statement::new(
+            "INSERT INTO auth_session (key_hash, user_id, expire_at) VALUES ($1, $2, $3)",
+            vec![hash_secret(&session_key).into(), user.id.into(), expire_at.into()],
+        ));
+        // Expired rows are swept here, on a write we do anyway, instead of by a timer.
+        stmts.push(Statement::new(
+            "DELETE FROM auth_session WHERE user_id = $1 AND expire_at <= $2",
+            vec![user.id.into(), now_micros().into()],
+        ));
+        self.inner.db.transaction(stmts).await?;
+        self.inner.users.touch_last_login(user.id).await?;
+        if let Some(old) = replaces {
+            self.forget_key(old).await;
+        }
+        Ok(SessionStart {
+            session_key,
+            csrf_secret: csrf::new_secret(),
+        })
+    }
+
+    /// Ends one session (Django's `logout()`).
+    pub async fn end_session(&self, key_hash: &str) -> Result<(), ApiError> {
+        self.inner
+            .db
+            .execute(
+                "DELETE FROM auth_session WHERE key_hash = $1",
+                vec![key_hash.into()],
+            )
+            .await?;
+        self.forget_key(key_hash).await;
+        Ok(())
+    }
+
+    /// Ends every session of a user (password change).
+    pub async fn end_user_sessions(&self, user_id: i64) -> Result<(), ApiError> {
+        self.inner
+            .db
+            .execute(
+                "DELETE FROM auth_session WHERE user_id = $1",
+                vec![user_id.into()],
+            )
+            .await?;
+        self.user_changed(user_id).await;
+        Ok(())
+    }
+
+    /// Drops every cached credential of a user, here and on every other instance; call after
+    /// any change to the user (flags, password, deletion).
+    pub async fn user_changed(&self, user_id: i64) {
+        self.inner.cache.invalidate_user(user_id);
+        self.broadcast(format!("user:{user_id}")).await;
+    }
+
+    async fn forget_key(&self, key_hash: &str) {
+        self.inner.cache.invalidate_key(key_hash);
+        self.broadcast(format!("key:{key_hash}")).await;
+    }
+
+    async fn broadcast(&self, payload: String) {
+        if let Err(e) = self.inner.db.notify(INVALIDATION_CHANNEL, payload).await {
+            // Other instances may now hold a stale entry: they cannot be told, so the
+            // failure must be loud. Their listener reconnect empties their caches.
+            tracing::error!(error = %e, "could not broadcast credential invalidation");
+        }
+    }
+
+    /// On PostgreSQL, subscribes to invalidations from other instances and keeps the cache
+    /// on only while subscribed. Returns immediately; a no-op on SQLite.
+    pub fn spawn_invalidation_listener(&self) {
+        let crate::store::Database::Postgres(pg) = &self.inner.db else {
+            return;
+        };
+        if self.inner.config.cache_capacity == 0 {
+            return;
+        }
+        let pg = pg.clone();
+        let this = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match pg.listen(INVALIDATION_CHANNEL).await {
+                    Ok(mut listener) => {
+                        this.inner.cache.set_enabled(true);
+                        while let Some(note) = listener.recv().await {
+                            this.inner.cache.apply_message(&note.payload);
+                        }
+                        this.inner.cache.set_enabled(false);
+                    }
+                    Err(e) => {
+                        this.inner.cache.set_enabled(false);
+                        tracing::warn!(error = %e, "cannot listen for invalidations; cache off");
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+    }
+
+    /// DRF's authentication step: Token first, then Session (with CSRF on unsafe methods).
+    pub async fn authenticate(&self, req: RequestHead<'_>) -> Result<Identity, ApiError> {
+        let header = req.headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
+        if let Some(key) = parse_authorization(header)? {
+            return self.authenticate_token(&key).await;
+        }
+        let cookie_header = cookie_header(req.headers);
+        let Some(session_key) = cookies::get_cookie(&cookie_header, SESSION_COOKIE) else {
+            return Ok(Identity::anonymous());
+        };
+        let key_hash = hash_secret(session_key);
+        let Some(user) = self.session_user(&key_hash).await? else {
+            return Ok(Identity::anonymous());
+        };
+        self.enforce_csrf(req, &cookie_header)?;
+        Ok(Identity {
+            user: Some(user),
+            credential: Credential::Session { key_hash },
+        })
+    }
+
+    async fn authenticate_token(&self, key: &str) -> Result<Identity, ApiError> {
+        let key_hash = hash_secret(key);
+        let user = match self.inner.cache.get(&key_hash) {
+            Some(hit) => hit.user,
+            None => {
+                let row = self
+                    .inner
+                    .db
+                    .query_opt(TOKEN_LOOKUP, vec![Value::Text(key_hash.clone())])
+                    .await?;
+                let Some(row) = row else {
+                    return Err(self.failed("Invalid token."));
+                };
+                let user = Arc::new(User::from_row(&row)?);
+                self.inner.cache.insert(
+                    key_hash.clone(),
+                    CachedCredential {
+                        user: user.clone(),
+                        expire_at: i64::MAX,
+                    },
+                );
+                user
+            }
+        };
+        if !user.is_active {
+            return Err(self.failed("User inactive or deleted."));
+        }
+        Ok(Identity {
+            user: Some(user),
+            credential: Credential::Token { key_hash },
+        })
+    }
+
+    async fn session_user(&self, key_hash: &str) -> Result<Option<Arc<User>>, StoreError> {
+        let now = now_micros();
+        if let Some(hit) = self.inner.cache.get(key_hash) {
+            if hit.expire_at > now {
+                return Ok(hit.user.is_active.then_some(hit.user));
+            }
+        }
+        let Some(row) = self
+            .inner
+            .db
+            .query_opt(SESSION_LOOKUP, vec![key_hash.into(), now.into()])
+            .await?
+        else {
+            return Ok(None);
+        };
+        let user = Arc::new(User::from_row(&row)?);
+        let expire_at = row.int(12)?;
+        self.inner.cache.insert(
+            key_hash.to_owned(),
+            CachedCredential {
+                user: user.clone(),
+                expire_at,
+            },
+        );
+        // Django's SessionAuthentication ignores inactive users: the request is anonymous.
+        Ok(user.is_active.then_some(user))
+    }
+
+    fn enforce_csrf(&self, req: RequestHead<'_>, cookie_header: &str) -> Result<(), ApiError> {
+        if matches!(*req.method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE) {
+            return Ok(());
+        }
+        let h = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok());
+        let content_type = h("content-type");
+        let form_token = if *req.method == Method::POST && content_type.is_some_and(is_form) {
+            crate::parsers::parse_body(content_type, req.body)
+                .ok()
+                .and_then(|v| v.get("csrfmiddlewaretoken")?.as_str().map(str::to_owned))
+        } else {
+            None
+        };
+        let is_secure = self.inner.config.trust_forwarded_proto
+            && h("x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https"));
+        let request = csrf::CsrfRequest {
+            method: req.method.as_str(),
+            is_secure,
+            host: h("host"),
+            origin: h("origin"),
+            referer: h("referer"),
+            cookie_token: cookies::get_cookie(cookie_header, CSRF_COOKIE),
+            header_token: h("x-csrftoken"),
+            form_token: form_token.as_deref(),
+            trusted_origins: &self.inner.config.csrf_trusted_origins,
+        };
+        csrf::check(&request)
+            .map_err(|reason| ApiError::PermissionDenied(format!("CSRF Failed: {reason}")))
+    }
+
+    fn failed(&self, detail: &str) -> ApiError {
+        ApiError::Unauthenticated {
+            detail: detail.to_owned(),
+            challenge: self.challenge(),
+        }
+    }
+}
+
+fn is_form(content_type: &str) -> bool {
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    media.eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        || media.eq_ignore_ascii_case("multipart/form-data")
+}
+
+/// All `Cookie` headers of a request, joined as one.
+pub fn cookie_header(headers: &HeaderMap) -> String {
+    let mut out = String::new();
+    for v in headers.get_all(header::COOKIE) {
+        if let Ok(s) = v.to_str() {
+            if !out.is_empty() {
+                out.push_str("; ");
+            }
+            out.push_str(s);
+        }
+    }
+    out
+}
+
+/// 32 characters of `[a-z0-9]`, Django's session key alphabet (~165 bits).
+fn new_session_key() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::thread_rng();
+    (0..32)
+        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+        .collect()
+}

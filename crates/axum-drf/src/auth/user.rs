@@ -1,0 +1,203 @@
+//! The user record (Django's `auth_user` fields) and its queries.
+
+use std::fmt;
+
+use crate::store::{now_micros, Database, Row, StoreError, Value};
+
+/// A user account with Django's `auth_user` fields.
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    /// Primary key.
+    pub id: i64,
+    /// Unique login name.
+    pub username: String,
+    /// Email address, may be empty.
+    pub email: String,
+    /// Given name, may be empty.
+    pub first_name: String,
+    /// Family name, may be empty.
+    pub last_name: String,
+    /// Inactive users cannot log in and authenticate nowhere.
+    pub is_active: bool,
+    /// Staff users pass `IsAdminUser`.
+    pub is_staff: bool,
+    /// Superusers hold every permission while active.
+    pub is_superuser: bool,
+    /// Last successful login, microseconds since the epoch.
+    pub last_login: Option<i64>,
+    /// Account creation, microseconds since the epoch.
+    pub date_joined: i64,
+    /// Encoded password hash (argon2id PHC, or a legacy Django hash until next login).
+    pub password: String,
+    /// Bumped on token logout so the next login derives a fresh token.
+    pub token_generation: i64,
+}
+
+impl fmt::Debug for User {
+    // The password hash stays out of logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("is_active", &self.is_active)
+            .field("is_staff", &self.is_staff)
+            .field("is_superuser", &self.is_superuser)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The columns of a [`User`] in [`User::from_row`] order, as a literal for `concat!`.
+#[macro_export]
+macro_rules! user_columns {
+    () => {
+        "id, username, email, first_name, last_name, is_active, is_staff, is_superuser, \
+         last_login, date_joined, password, token_generation"
+    };
+    ($alias:literal) => {
+        concat!(
+            $alias, ".id, ", $alias, ".username, ", $alias, ".email, ", $alias, ".first_name, ",
+            $alias, ".last_name, ", $alias, ".is_active, ", $alias, ".is_staff, ", $alias,
+            ".is_superuser, ", $alias, ".last_login, ", $alias, ".date_joined, ", $alias,
+            ".password, ", $alias, ".token_generation"
+        )
+    };
+}
+
+impl User {
+    /// Decodes the first 12 columns of a row selected with [`USER_COLUMNS`].
+    pub fn from_row(row: &Row) -> Result<Self, StoreError> {
+        Ok(User {
+            id: row.int(0)?,
+            username: row.text(1)?,
+            email: row.text(2)?,
+            first_name: row.text(3)?,
+            last_name: row.text(4)?,
+            is_active: row.bool(5)?,
+            is_staff: row.bool(6)?,
+            is_superuser: row.bool(7)?,
+            last_login: row.opt_int(8)?,
+            date_joined: row.int(9)?,
+            password: row.text(10)?,
+            token_generation: row.int(11)?,
+        })
+    }
+}
+
+/// What a new account starts with; the password must already be hashed.
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    /// Unique login name.
+    pub username: String,
+    /// Email, may be empty.
+    pub email: String,
+    /// Encoded password hash.
+    pub password_hash: String,
+    /// Staff flag.
+    pub is_staff: bool,
+    /// Superuser flag.
+    pub is_superuser: bool,
+    /// Active flag.
+    pub is_active: bool,
+}
+
+/// User queries, written once for both engines.
+#[derive(Clone, Debug)]
+pub struct Users {
+    db: Database,
+}
+
+impl Users {
+    /// Queries over `db`.
+    pub fn new(db: Database) -> Self {
+        Users { db }
+    }
+
+    /// The user with this id.
+    pub async fn by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
+        const SQL: &str = concat!("SELECT ", user_columns!(), " FROM auth_user WHERE id = $1");
+        self.db
+            .query_opt(SQL, vec![Value::Int(id)])
+            .await?
+            .map(|r| User::from_row(&r))
+            .transpose()
+    }
+
+    /// The user with this username (exact, case-sensitive like Django's default backend).
+    pub async fn by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        const SQL: &str =
+            concat!("SELECT ", user_columns!(), " FROM auth_user WHERE username = $1");
+        self.db
+            .query_opt(SQL, vec![username.into()])
+            .await?
+            .map(|r| User::from_row(&r))
+            .transpose()
+    }
+
+    /// Inserts a user; a taken username is [`StoreError::UniqueViolation`].
+    pub async fn create(&self, new: &NewUser) -> Result<User, StoreError> {
+        let sql = format!(
+            "INSERT INTO auth_user (username, email, password, is_staff, is_superuser, is_active, \
+             first_name, last_name, date_joined, token_generation) \
+             VALUES ($1, $2, $3, $4, $5, $6, '', '', $7, 0) RETURNING {}",
+            user_columns!()
+        );
+        let row = self
+            .db
+            .query(
+                sql,
+                vec![
+                    new.username.as_str().into(),
+                    new.email.as_str().into(),
+                    new.password_hash.as_str().into(),
+                    new.is_staff.into(),
+                    new.is_superuser.into(),
+                    new.is_active.into(),
+                    now_micros().into(),
+                ],
+            )
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::Decode("INSERT returned no row".into()))?;
+        User::from_row(&row)
+    }
+
+    /// Replaces the stored password hash.
+    pub async fn set_password_hash(&self, id: i64, hash: &str) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "UPDATE auth_user SET password = $1 WHERE id = $2",
+                vec![hash.into(), Value::Int(id)],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Records a successful login.
+    pub async fn touch_last_login(&self, id: i64) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "UPDATE auth_user SET last_login = $1 WHERE id = $2",
+                vec![now_micros().into(), Value::Int(id)],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Sets the staff / superuser / active flags.
+    pub async fn set_flags(
+        &self,
+        id: i64,
+        is_staff: bool,
+        is_superuser: bool,
+        is_active: bool,
+    ) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "UPDATE auth_user SET is_staff = $1, is_superuser = $2, is_active = $3 WHERE id = $4",
+                vec![is_staff.into(), is_superuser.into(), is_active.into(), Value::Int(id)],
+            )
+            .await?;
+        Ok(())
+    }
+}

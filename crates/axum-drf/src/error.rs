@@ -1,0 +1,151 @@
+//! Every failure a request can meet, answered in DRF's shapes: `{"detail": "..."}` or a
+//! field-error object, with DRF's status codes and headers. Internal errors are logged with
+//! their cause and answered with a generic 500 that leaks nothing.
+
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+use crate::store::StoreError;
+
+/// DRF's text for an anonymous request that needs a user.
+pub const NOT_AUTHENTICATED: &str = "Authentication credentials were not provided.";
+/// DRF's default permission-denied text.
+pub const PERMISSION_DENIED: &str = "You do not have permission to perform this action.";
+
+/// A request failure that renders as DRF would render it.
+///
+/// ```
+/// use axum::response::IntoResponse;
+/// use axum_drf::error::ApiError;
+/// let response = ApiError::NotFound("Not found.".into()).into_response();
+/// assert_eq!(response.status(), 404);
+/// ```
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 401 with a `WWW-Authenticate` challenge, or 403 when the first authenticator has no
+    /// challenge to offer (DRF's `NotAuthenticated` / `AuthenticationFailed`).
+    #[error("{detail}")]
+    Unauthenticated {
+        /// The `detail` text.
+        detail: String,
+        /// `WWW-Authenticate` value of the first authenticator, if it has one.
+        challenge: Option<&'static str>,
+    },
+    /// 403 `{"detail": ...}`.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// 404 `{"detail": ...}`.
+    #[error("{0}")]
+    NotFound(String),
+    /// 405 with DRF's message; the view adds the `Allow` header.
+    #[error("Method \"{0}\" not allowed.")]
+    MethodNotAllowed(Method),
+    /// 406.
+    #[error("Could not satisfy the request Accept header.")]
+    NotAcceptable,
+    /// 413: the body exceeded the configured limit.
+    #[error("Request body is too large.")]
+    PayloadTooLarge,
+    /// 415 with the Content-Type as sent.
+    #[error("Unsupported media type \"{0}\" in request.")]
+    UnsupportedMediaType(String),
+    /// 400 `{"detail": ...}` (parse errors and view-specific refusals).
+    #[error("{0}")]
+    BadRequest(String),
+    /// 400 with a field-error object such as `{"name": ["This field is required."]}`.
+    #[error("validation failed: {0}")]
+    Validation(Value),
+    /// 500; the cause is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// DRF's `NotAuthenticated` for the given challenge.
+    pub fn not_authenticated(challenge: Option<&'static str>) -> Self {
+        ApiError::Unauthenticated {
+            detail: NOT_AUTHENTICATED.to_owned(),
+            challenge,
+        }
+    }
+
+    /// A single-field validation error: `{field: [message]}`.
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        ApiError::Validation(json!({ field: [message.into()] }))
+    }
+
+    /// `{"non_field_errors": [message]}`.
+    pub fn non_field(message: impl Into<String>) -> Self {
+        Self::field("non_field_errors", message)
+    }
+
+    /// The HTTP status DRF uses for this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthenticated {
+                challenge: Some(_), ..
+            } => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthenticated { challenge: None, .. } | ApiError::PermissionDenied(_) => {
+                StatusCode::FORBIDDEN
+            }
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::BadRequest(_) | ApiError::Validation(_) => StatusCode::BAD_REQUEST,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<crate::parsers::ParseError> for ApiError {
+    fn from(e: crate::parsers::ParseError) -> Self {
+        match e {
+            crate::parsers::ParseError::UnsupportedMediaType(t) => ApiError::UnsupportedMediaType(t),
+            crate::parsers::ParseError::Malformed(t) => ApiError::BadRequest(t),
+        }
+    }
+}
+
+/// A JSON response rendered as DRF's JSONRenderer does (compact, UTF-8).
+pub fn json_response(status: StatusCode, body: &Value) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut response = (status, bytes).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = match &self {
+            ApiError::Validation(v) => v.clone(),
+            ApiError::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                json!({ "detail": "A server error occurred." })
+            }
+            other => json!({ "detail": other.to_string() }),
+        };
+        let mut response = json_response(status, &body);
+        if let ApiError::Unauthenticated {
+            challenge: Some(c), ..
+        } = self
+        {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(c));
+        }
+        response
+    }
+}

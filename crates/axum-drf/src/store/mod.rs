@@ -1,0 +1,234 @@
+//! The storage interface: one [`Database`] handle over SQLite (embedded, the default) or
+//! PostgreSQL, speaking the same SQL text to both.
+//!
+//! SQL is written once with `$1, $2, ...` placeholders, integer-microsecond timestamps and
+//! `TRUE`/`FALSE` literals, all of which both engines understand. Only DDL differs, so a
+//! [`Migration`] carries one script per engine.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), axum_drf::store::StoreError> {
+//! use axum_drf::store::{Database, Value};
+//! let db = Database::connect("sqlite://demo.sqlite3").await?;
+//! let rows = db.query("SELECT $1 + 1", vec![Value::Int(41)]).await?;
+//! assert_eq!(rows[0].int(0)?, 42);
+//! # Ok(()) }
+//! ```
+
+mod postgres;
+mod sqlite;
+mod value;
+
+use std::borrow::Cow;
+
+pub use postgres::{PgDb, PgListener, PgNotification};
+pub use sqlite::SqliteDb;
+pub use value::{Row, Value};
+
+/// A storage failure. Constraint violations are told apart because callers turn them into
+/// validation errors; everything else is an internal error that is logged, never shown.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A UNIQUE or PRIMARY KEY constraint refused the write.
+    #[error("unique constraint violated: {0}")]
+    UniqueViolation(String),
+    /// A FOREIGN KEY constraint refused the write.
+    #[error("foreign key constraint violated: {0}")]
+    ForeignKeyViolation(String),
+    /// A row did not have the shape the caller expected.
+    #[error("cannot decode row: {0}")]
+    Decode(String),
+    /// The database URL could not be understood.
+    #[error("invalid database url: {0}")]
+    InvalidUrl(String),
+    /// Any other SQLite error.
+    #[error("sqlite: {0}")]
+    Sqlite(rusqlite::Error),
+    /// Any other PostgreSQL error.
+    #[error("postgres: {0}")]
+    Postgres(tokio_postgres::Error),
+    /// The PostgreSQL pool could not hand out a connection.
+    #[error("postgres pool: {0}")]
+    Pool(String),
+    /// The SQLite worker threads are gone (shutdown).
+    #[error("database worker stopped")]
+    Closed,
+}
+
+/// One SQL statement with its parameters, for [`Database::transaction`].
+#[derive(Debug, Clone)]
+pub struct Statement {
+    /// Portable SQL text with `$n` placeholders.
+    pub sql: Cow<'static, str>,
+    /// Parameters for `$1..$n`.
+    pub params: Vec<Value>,
+}
+
+impl Statement {
+    /// A statement from SQL text and parameters.
+    pub fn new(sql: impl Into<Cow<'static, str>>, params: Vec<Value>) -> Self {
+        Statement { sql: sql.into(), params }
+    }
+}
+
+/// A schema change, with one script per engine because DDL is where they differ.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// Unique, ordered name, e.g. `"0001_auth"`.
+    pub name: &'static str,
+    /// Script for SQLite.
+    pub sqlite: &'static str,
+    /// Script for PostgreSQL.
+    pub postgres: &'static str,
+}
+
+/// Which engine a [`Database`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite file.
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+/// A cloneable handle to the database: a pool on PostgreSQL, dedicated connection threads on
+/// SQLite (measured ~3x faster than sqlx-sqlite for the token-check-plus-list hot path).
+#[derive(Clone)]
+pub enum Database {
+    /// SQLite behind worker threads with cached prepared statements.
+    Sqlite(SqliteDb),
+    /// PostgreSQL behind a connection pool with cached prepared statements.
+    Postgres(PgDb),
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Database({:?})", self.backend())
+    }
+}
+
+impl Database {
+    /// Connects to `postgres://...`/`postgresql://...`, or opens SQLite for `sqlite://PATH`,
+    /// `sqlite:PATH` or a bare path.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Database::Postgres(PgDb::connect(url).await?))
+        } else {
+            let path = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .unwrap_or(url);
+            if path.is_empty() {
+                return Err(StoreError::InvalidUrl(url.to_owned()));
+            }
+            Ok(Database::Sqlite(SqliteDb::open(path, sqlite::default_workers())?))
+        }
+    }
+
+    /// The engine behind this handle.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Database::Sqlite(_) => Backend::Sqlite,
+            Database::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Runs a query and returns all rows.
+    pub async fn query(
+        &self,
+        sql: impl Into<Cow<'static, str>>,
+        params: Vec<Value>,
+    ) -> Result<Vec<Row>, StoreError> {
+        let stmt = Statement::new(sql, params);
+        match self {
+            Database::Sqlite(db) => db.query(stmt).await,
+            Database::Postgres(db) => db.query(stmt).await,
+        }
+    }
+
+    /// Runs a query expected to return at most one row.
+    pub async fn query_opt(
+        &self,
+        sql: impl Into<Cow<'static, str>>,
+        params: Vec<Value>,
+    ) -> Result<Option<Row>, StoreError> {
+        Ok(self.query(sql, params).await?.into_iter().next())
+    }
+
+    /// Runs a statement and returns the number of rows it changed.
+    pub async fn execute(
+        &self,
+        sql: impl Into<Cow<'static, str>>,
+        params: Vec<Value>,
+    ) -> Result<u64, StoreError> {
+        let stmt = Statement::new(sql, params);
+        match self {
+            Database::Sqlite(db) => db.execute(stmt).await,
+            Database::Postgres(db) => db.execute(stmt).await,
+        }
+    }
+
+    /// Runs statements atomically, returning each one's rows.
+    pub async fn transaction(&self, stmts: Vec<Statement>) -> Result<Vec<Vec<Row>>, StoreError> {
+        match self {
+            Database::Sqlite(db) => db.transaction(stmts).await,
+            Database::Postgres(db) => db.transaction(stmts).await,
+        }
+    }
+
+    /// Applies the migrations not yet recorded, in order; returns the names applied.
+    /// Safe to run from several processes at once (PostgreSQL takes an advisory lock,
+    /// SQLite an immediate write transaction).
+    pub async fn migrate(&self, migrations: &[Migration]) -> Result<Vec<&'static str>, StoreError> {
+        match self {
+            Database::Sqlite(db) => db.migrate(migrations).await,
+            Database::Postgres(db) => db.migrate(migrations).await,
+        }
+    }
+
+    /// Sends a cross-instance notification (PostgreSQL `NOTIFY`); a no-op on SQLite, whose
+    /// single process has nobody else to tell.
+    pub async fn notify(&self, channel: &'static str, payload: String) -> Result<(), StoreError> {
+        match self {
+            Database::Sqlite(_) => Ok(()),
+            Database::Postgres(db) => db.notify(channel, payload).await,
+        }
+    }
+}
+
+/// Rewrites `$n` placeholders to SQLite's `?n`, which binds by number regardless of the
+/// order the placeholders appear in (SQLite would treat `$2` as a *named* parameter).
+pub(crate) fn sqlite_placeholders(sql: &str) -> Cow<'_, str> {
+    if !sql.contains('$') {
+        return Cow::Borrowed(sql);
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    let mut in_string = false;
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            in_string = !in_string;
+        }
+        if c == '$' && !in_string && chars.peek().is_some_and(|n| n.is_ascii_digit()) {
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Microseconds since the Unix epoch, the storage format of every timestamp.
+pub fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_rewritten_outside_strings() {
+        assert_eq!(sqlite_placeholders("SELECT $2, '$1', $1"), "SELECT ?2, '$1', ?1");
+        assert_eq!(sqlite_placeholders("SELECT 1"), "SELECT 1");
+    }
+}
