@@ -86,9 +86,10 @@ impl ApiError {
             ApiError::Unauthenticated {
                 challenge: Some(_), ..
             } => StatusCode::UNAUTHORIZED,
-            ApiError::Unauthenticated { challenge: None, .. } | ApiError::PermissionDenied(_) => {
-                StatusCode::FORBIDDEN
+            ApiError::Unauthenticated {
+                challenge: None, ..
             }
+            | ApiError::PermissionDenied(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
@@ -109,7 +110,9 @@ impl From<StoreError> for ApiError {
 impl From<crate::parsers::ParseError> for ApiError {
     fn from(e: crate::parsers::ParseError) -> Self {
         match e {
-            crate::parsers::ParseError::UnsupportedMediaType(t) => ApiError::UnsupportedMediaType(t),
+            crate::parsers::ParseError::UnsupportedMediaType(t) => {
+                ApiError::UnsupportedMediaType(t)
+            }
             crate::parsers::ParseError::Malformed(t) => ApiError::BadRequest(t),
         }
     }

@@ -139,7 +139,11 @@ impl CharField {
     }
 
     /// Validates `data[name]`: `Ok(None)` when absent and optional (or null and allowed).
-    pub fn validate(&self, data: &Map<String, Value>, name: &str) -> Result<Option<String>, Vec<String>> {
+    pub fn validate(
+        &self,
+        data: &Map<String, Value>,
+        name: &str,
+    ) -> Result<Option<String>, Vec<String>> {
         match data.get(name) {
             None if self.required => Err(vec![REQUIRED.into()]),
             None => Ok(None),
@@ -213,7 +217,11 @@ pub fn python_float_repr(f: f64) -> String {
         return if f > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+        return if f.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
     }
     // Rust's `{:e}` gives the shortest round-trip digits, like Python's repr.
     let sci = format!("{:e}", f);
@@ -237,9 +245,59 @@ pub fn python_float_repr(f: f64) -> String {
     } else if point as usize >= digits.len() {
         format!("{}{}.0", digits, "0".repeat(point as usize - digits.len()))
     } else {
-        format!("{}.{}", &digits[..point as usize], &digits[point as usize..])
+        format!(
+            "{}.{}",
+            &digits[..point as usize],
+            &digits[point as usize..]
+        )
     };
     format!("{sign}{body}")
+}
+
+/// Django's `EmailValidator`: the same user-part and domain rules, `localhost` allowed,
+/// IP literals in brackets.
+///
+/// ```
+/// use axum_drf::fields::is_valid_email;
+/// assert!(is_valid_email("alice@example.com"));
+/// assert!(!is_valid_email("not-an-email"));
+/// ```
+pub fn is_valid_email(value: &str) -> bool {
+    use std::sync::OnceLock;
+    static USER: OnceLock<regex::Regex> = OnceLock::new();
+    static DOMAIN: OnceLock<regex::Regex> = OnceLock::new();
+    static LITERAL: OnceLock<regex::Regex> = OnceLock::new();
+    if value.is_empty() || value.chars().count() > 320 {
+        return false;
+    }
+    let Some((user, domain)) = value.rsplit_once('@') else {
+        return false;
+    };
+    let user_re = USER.get_or_init(|| {
+        regex::Regex::new(
+            r#"(?i)(^[-!#$%&'*+/=?^_`{}|~0-9A-Z]+(\.[-!#$%&'*+/=?^_`{}|~0-9A-Z]+)*$|^"([\x01-\x08\x0b\x0c\x0e-\x1f!#-\[\]-\x7f]|\\[\x01-\x09\x0b\x0c\x0e-\x7f])*"$)"#,
+        )
+        .expect("valid regex")
+    });
+    if !user_re.is_match(user) {
+        return false;
+    }
+    if domain == "localhost" {
+        return true;
+    }
+    let domain_re = DOMAIN.get_or_init(|| {
+        regex::Regex::new(r"(?i)^((?:[A-Z0-9](?:[A-Z0-9-]{0,61}[A-Z0-9])?\.)+)(?:[A-Z0-9-]{2,63})$")
+            .expect("valid regex")
+    });
+    // The regex crate has no look-behind; Django's `(?<!-)` is the `ends_with` check.
+    if domain_re.is_match(domain) && !domain.ends_with('-') {
+        return true;
+    }
+    let literal_re =
+        LITERAL.get_or_init(|| regex::Regex::new(r"(?i)^\[([A-F0-9:.]+)\]$").expect("valid regex"));
+    literal_re
+        .captures(domain)
+        .is_some_and(|c| c[1].parse::<std::net::IpAddr>().is_ok())
 }
 
 #[cfg(test)]
@@ -264,17 +322,52 @@ mod tests {
     }
 
     #[test]
+    fn emails() {
+        for ok in [
+            "a@b.co",
+            "a.b+c@x-y.example.org",
+            "\"q\\ t\"@example.com",
+            "x@localhost",
+            "x@[127.0.0.1]",
+        ] {
+            assert!(is_valid_email(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "a",
+            "a@",
+            "@b.com",
+            "a@b",
+            "a@-b.com",
+            "a@b.c",
+            "a b@c.com",
+            "a@b.com-",
+            "a..b@c.com",
+            "x@[1.2.3]",
+        ] {
+            assert!(!is_valid_email(bad), "{bad}");
+        }
+    }
+
+    #[test]
     fn char_field_rules() {
         let f = CharField::new().max_length(3);
-        let d = json!({"a": "", "b": null, "c": true, "d": 12, "e": "abcd", "f": "  x  ", "g": [1]});
+        let d =
+            json!({"a": "", "b": null, "c": true, "d": 12, "e": "abcd", "f": "  x  ", "g": [1]});
         let m = d.as_object().unwrap();
         assert_eq!(f.validate(m, "a"), Err(vec![BLANK.to_owned()]));
         assert_eq!(f.validate(m, "b"), Err(vec![NULL.to_owned()]));
-        assert_eq!(f.validate(m, "c"), Err(vec!["Not a valid string.".to_owned()]));
+        assert_eq!(
+            f.validate(m, "c"),
+            Err(vec!["Not a valid string.".to_owned()])
+        );
         assert_eq!(f.validate(m, "d"), Ok(Some("12".to_owned())));
         assert_eq!(f.validate(m, "e"), Err(vec![max_length_message(3)]));
         assert_eq!(f.validate(m, "f"), Ok(Some("x".to_owned())));
-        assert_eq!(f.validate(m, "g"), Err(vec!["Not a valid string.".to_owned()]));
+        assert_eq!(
+            f.validate(m, "g"),
+            Err(vec!["Not a valid string.".to_owned()])
+        );
         assert_eq!(f.validate(m, "zz"), Err(vec![REQUIRED.to_owned()]));
         assert_eq!(f.required(false).validate(m, "zz"), Ok(None));
     }

@@ -9,9 +9,11 @@ pub mod auth;
 pub mod cookies;
 pub mod error;
 pub mod fields;
+pub mod pagination;
 pub mod parsers;
 pub mod permissions;
 pub mod request;
+pub mod routing;
 pub mod store;
 pub mod view;
 

@@ -33,7 +33,10 @@ impl ApiRequest {
             .headers
             .get(axum::http::header::CONTENT_TYPE)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        Ok(crate::parsers::parse_body(content_type.as_deref(), &self.body)?)
+        Ok(crate::parsers::parse_body(
+            content_type.as_deref(),
+            &self.body,
+        )?)
     }
 
     /// The body as an object, or DRF's serializer error for any other JSON type.

@@ -124,7 +124,10 @@ mod tests {
     #[test]
     fn invalidation_is_immediate() {
         let c = AuthCache::new(100, Duration::from_secs(60), true);
-        let cred = |id| CachedCredential { user: user(id), expire_at: i64::MAX };
+        let cred = |id| CachedCredential {
+            user: user(id),
+            expire_at: i64::MAX,
+        };
         c.insert("a".into(), cred(1));
         c.insert("b".into(), cred(1));
         c.insert("c".into(), cred(2));

@@ -17,7 +17,7 @@ pub mod validators;
 use std::sync::Arc;
 
 pub use service::{AuthConfig, AuthService, SessionStart};
-pub use user::{NewUser, User, Users};
+pub use user::{is_valid_username, normalize_email, normalize_username, NewUser, User, Users};
 
 /// How the current request proved who it is.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,7 +1,504 @@
-//! STUB
+//! Password hashing and verification compatible with Django's stored hashes.
+//!
+//! New passwords are hashed with argon2id in the standard PHC string format.
+//! Hashes written by Django (`pbkdf2_sha256$...` and `argon2$argon2...`) still
+//! verify, so users migrated from a Django database can log in; they are
+//! reported as [`Verification::ValidNeedsRehash`] so the caller can replace
+//! them with a fresh [`hash_password`] result on successful login.
+//!
+//! Every function here is CPU-heavy and synchronous on purpose: callers on an
+//! async runtime should run them on a blocking pool (`spawn_blocking`).
+
+use std::sync::OnceLock;
+
+use argon2::password_hash::{Decimal, PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::Engine as _;
+use rand::distributions::{Alphanumeric, DistString};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+/// OWASP's recommended argon2id configuration (m=19 MiB, t=2, p=1).
+const M_COST_KIB: u32 = 19_456;
+const T_COST: u32 = 2;
+const P_COST: u32 = 1;
+const OUTPUT_LEN: usize = 32;
+
+/// Stored hashes come from the database, which we trust only so far: a row
+/// with absurd cost parameters must not be able to exhaust memory (an
+/// allocation failure aborts the process) or pin a CPU for minutes. The
+/// limits are far above anything Django or this module has ever produced
+/// (Django 5.2: argon2 m=102400 KiB, t=2, p=8; pbkdf2 1,000,000 iterations).
+const MAX_M_COST_KIB: u32 = 1024 * 1024;
+const MAX_T_COST: u32 = 64;
+const MAX_P_COST: u32 = 64;
+const MAX_PBKDF2_ITERATIONS: u32 = 100_000_000;
+
+/// Django's `UNUSABLE_PASSWORD_PREFIX`.
+const UNUSABLE_PREFIX: &str = "!";
+/// Django's `UNUSABLE_PASSWORD_SUFFIX_LENGTH`.
+const UNUSABLE_SUFFIX_LEN: usize = 40;
+
+const PBKDF2_SHA256_PREFIX: &str = "pbkdf2_sha256";
+const DJANGO_ARGON2_PREFIX: &str = "argon2";
+
+/// Outcome of [`verify_password`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verification { Valid, ValidNeedsRehash, Invalid }
-pub fn hash_password(password: &str) -> String { format!("plain${password}") }
-pub fn verify_password(password: &str, encoded: &str) -> Verification { if encoded == format!("plain${password}") { Verification::Valid } else { Verification::Invalid } }
-pub fn dummy_verify(_password: &str) {}
-pub fn make_unusable_password() -> String { "!x".into() }
+pub enum Verification {
+    /// The password is correct and the stored hash uses the current scheme.
+    Valid,
+    /// The password is correct, but the stored hash is a Django pbkdf2 hash, a
+    /// Django-format argon2 hash, or an argon2 hash with parameters other than
+    /// the current ones; store `hash_password(password)` in its place.
+    ValidNeedsRehash,
+    /// The password is wrong, the account has an unusable password, or the
+    /// stored hash is in an unknown or malformed format.
+    Invalid,
+}
+
+fn current_params() -> Params {
+    Params::new(M_COST_KIB, T_COST, P_COST, Some(OUTPUT_LEN))
+        .expect("the OWASP argon2 parameters are within argon2's limits")
+}
+
+/// Hashes `password` with argon2id (m=19456 KiB, t=2, p=1) and a random
+/// 16-byte salt, returning a PHC string such as
+/// `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`.
+///
+/// Takes tens of milliseconds of CPU time by design; call it from a blocking
+/// thread, not directly on an async executor.
+///
+/// ```
+/// use axum_drf::auth::password::{hash_password, verify_password, Verification};
+///
+/// let encoded = hash_password("correct horse");
+/// assert!(encoded.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+/// assert_eq!(verify_password("correct horse", &encoded), Verification::Valid);
+/// ```
+pub fn hash_password(password: &str) -> String {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, current_params())
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2id hashing cannot fail with fixed valid parameters and a generated salt")
+        .to_string()
+}
+
+/// Checks `password` against a stored encoding.
+///
+/// Understands PHC argon2 strings (`$argon2id$...`, also `argon2i`/`argon2d`),
+/// Django's `Argon2PasswordHasher` format (`argon2$argon2id$...`) and Django's
+/// `pbkdf2_sha256$<iterations>$<salt>$<hash>`. Unusable passwords (Django's
+/// `!` prefix), unknown algorithms and malformed encodings are
+/// [`Verification::Invalid`]; this function never panics on its input.
+///
+/// Like [`hash_password`] it is deliberately slow; run it on a blocking thread.
+///
+/// ```
+/// use axum_drf::auth::password::{verify_password, Verification};
+///
+/// // Django 5.2: PBKDF2PasswordHasher().encode("lètmein", "seasalt", iterations=1000)
+/// let django = "pbkdf2_sha256$1000$seasalt$JgZryXe2Ga8ysg6XbzkLpTdyPQrHqsinbL9BnnhgX4A=";
+/// assert_eq!(verify_password("lètmein", django), Verification::ValidNeedsRehash);
+/// assert_eq!(verify_password("letmein", django), Verification::Invalid);
+/// assert_eq!(verify_password("!unusable", "!unusable"), Verification::Invalid);
+/// ```
+pub fn verify_password(password: &str, encoded: &str) -> Verification {
+    if encoded.starts_with(UNUSABLE_PREFIX) {
+        return Verification::Invalid;
+    }
+    if encoded.starts_with("$argon2") {
+        return verify_argon2(password, encoded, false);
+    }
+    if let Some(phc) = encoded.strip_prefix(DJANGO_ARGON2_PREFIX) {
+        if phc.starts_with("$argon2") {
+            return verify_argon2(password, phc, true);
+        }
+        return Verification::Invalid;
+    }
+    if encoded.starts_with(PBKDF2_SHA256_PREFIX) {
+        return verify_pbkdf2_sha256(password, encoded);
+    }
+    Verification::Invalid
+}
+
+fn verify_argon2(password: &str, phc: &str, django_format: bool) -> Verification {
+    let Ok(hash) = PasswordHash::new(phc) else {
+        return Verification::Invalid;
+    };
+    let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
+        return Verification::Invalid;
+    };
+    let Ok(algorithm) = Algorithm::try_from(hash.algorithm) else {
+        return Verification::Invalid;
+    };
+    // The reference implementation (and so argon2-cffi, which Django uses)
+    // reads a missing `v=` as version 0x10, whereas the argon2 crate would
+    // assume 0x13; old Django hashes without `v=` depend on this.
+    let version: Decimal = hash.version.unwrap_or(0x10);
+    if Version::try_from(version).is_err() {
+        return Verification::Invalid;
+    }
+    let Ok(params) = Params::try_from(&hash) else {
+        return Verification::Invalid;
+    };
+    if params.m_cost() > MAX_M_COST_KIB
+        || params.t_cost() > MAX_T_COST
+        || params.p_cost() > MAX_P_COST
+    {
+        return Verification::Invalid;
+    }
+    let current = algorithm == Algorithm::Argon2id
+        && version == Decimal::from(Version::V0x13)
+        && params == current_params();
+
+    let computed = Argon2::default().hash_password_customized(
+        password.as_bytes(),
+        Some(hash.algorithm),
+        Some(version),
+        params,
+        salt,
+    );
+    let Some(computed) = computed.ok().and_then(|h| h.hash) else {
+        return Verification::Invalid;
+    };
+    // `Output`'s equality is constant-time.
+    if computed != expected {
+        Verification::Invalid
+    } else if current && !django_format {
+        Verification::Valid
+    } else {
+        Verification::ValidNeedsRehash
+    }
+}
+
+/// Mirrors Django's `PBKDF2PasswordHasher.verify`: decode, re-encode with the
+/// decoded salt and iterations, then compare the whole encodings. Comparing
+/// re-encoded strings (rather than decoded bytes) means non-canonical inputs
+/// such as `+1000` iterations or unpadded base64 fail exactly as in Django.
+fn verify_pbkdf2_sha256(password: &str, encoded: &str) -> Verification {
+    let mut parts = encoded.splitn(4, '$');
+    let (Some(algorithm), Some(iterations), Some(salt), Some(_hash)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Verification::Invalid;
+    };
+    if algorithm != PBKDF2_SHA256_PREFIX {
+        return Verification::Invalid;
+    }
+    let Ok(iterations) = iterations.parse::<u32>() else {
+        return Verification::Invalid;
+    };
+    // Django answers False for zero iterations (hashlib refuses them); the
+    // upper bound is ours, see MAX_PBKDF2_ITERATIONS.
+    if iterations == 0 || iterations > MAX_PBKDF2_ITERATIONS {
+        return Verification::Invalid;
+    }
+    let mut derived = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<Sha256>(
+        password.as_bytes(),
+        salt.as_bytes(),
+        iterations,
+        &mut derived,
+    );
+    let recomputed = format!(
+        "{PBKDF2_SHA256_PREFIX}${iterations}${salt}${}",
+        base64::engine::general_purpose::STANDARD.encode(derived)
+    );
+    if bool::from(recomputed.as_bytes().ct_eq(encoded.as_bytes())) {
+        Verification::ValidNeedsRehash
+    } else {
+        Verification::Invalid
+    }
+}
+
+/// Burns the same CPU time as [`verify_password`] with a wrong password
+/// against a current argon2id hash, and discards the result.
+///
+/// Call it when the username does not exist, so that the response time of a
+/// failed login does not reveal whether an account exists. The dummy hash is
+/// computed on first use; call this once at startup to keep that one-off
+/// cost out of the first login request.
+///
+/// ```
+/// use axum_drf::auth::password::dummy_verify;
+///
+/// dummy_verify("whatever the client sent");
+/// ```
+pub fn dummy_verify(password: &str) {
+    static DUMMY_HASH: OnceLock<String> = OnceLock::new();
+    let encoded = DUMMY_HASH.get_or_init(|| hash_password("lendbook dummy password"));
+    std::hint::black_box(verify_password(password, encoded));
+}
+
+/// Returns a Django-style unusable password: `!` followed by 40 random ASCII
+/// letters and digits. It never verifies against any password.
+///
+/// ```
+/// use axum_drf::auth::password::{make_unusable_password, verify_password, Verification};
+///
+/// let marker = make_unusable_password();
+/// assert!(marker.starts_with('!'));
+/// assert_eq!(marker.len(), 41);
+/// assert_eq!(verify_password(&marker, &marker), Verification::Invalid);
+/// ```
+pub fn make_unusable_password() -> String {
+    let mut marker = String::with_capacity(UNUSABLE_PREFIX.len() + UNUSABLE_SUFFIX_LEN);
+    marker.push_str(UNUSABLE_PREFIX);
+    Alphanumeric.append_string(&mut rand::thread_rng(), &mut marker, UNUSABLE_SUFFIX_LEN);
+    marker
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `make_password("secret-pw-1", hasher="pbkdf2_sha256")` from Django 5.2.19
+    /// (1,000,000 iterations; about 8 s to verify in an unoptimised build).
+    const DJANGO_PBKDF2_DEFAULT: &str = "pbkdf2_sha256$1000000$e2HPN8ux4T2v8XtrsuHy8f$\
+                                         vBsHwJt97v5mMxsuoVfM/oWnTRdLI2OAgI78G3FLKZ4=";
+    /// Django 5.2.19 `PBKDF2PasswordHasher().encode("lètmein", "seasalt", iterations=1000)`,
+    /// cheap enough for the many negative cases.
+    const DJANGO_PBKDF2_1000: &str =
+        "pbkdf2_sha256$1000$seasalt$JgZryXe2Ga8ysg6XbzkLpTdyPQrHqsinbL9BnnhgX4A=";
+    /// Django 5.2.19 `PBKDF2PasswordHasher().encode("", "abc", iterations=1)`.
+    const DJANGO_PBKDF2_EMPTY: &str =
+        "pbkdf2_sha256$1$abc$+4ekwDhI5b0Upfxo08lwOCL+829XYFT4pi8TlwakJ/Y=";
+
+    // Argon2PasswordHasher hashes of "secret" from Django's own test suite
+    // (tests/auth_tests/test_hashers.py), made with argon2-cffi.
+    /// Django's current defaults: argon2id, m=102400, t=2, p=8, 16-byte hash.
+    const DJANGO_ARGON2ID: &str =
+        "argon2$argon2id$v=19$m=102400,t=2,p=8$Y041dExhNkljRUUy$TMa6A8fPJhCAUXRhJXCXdw";
+    /// Old argon2i hash with an explicit version.
+    const DJANGO_ARGON2I_V19: &str =
+        "argon2$argon2i$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$YC9+jJCrQhs5R6db7LlN8Q";
+    /// Old argon2i hash without `v=`, which means version 0x10.
+    const DJANGO_ARGON2I_NO_VERSION: &str = "argon2$argon2i$m=8,t=1,p=1$c29tZXNhbHQ$\
+        gwQOXSNhxiOxPOA0+PY10P9QFO4NAYysnqRt1GSQLE55m+2GYDt9FEjPMHhP2Cuf0nOEXXMocVrsJAtNSsKyfg";
+
+    fn argon2_phc(password: &str, algorithm: Algorithm, m: u32, t: u32, p: u32) -> String {
+        let params = Params::new(m, t, p, Some(OUTPUT_LEN)).unwrap();
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        Argon2::new(algorithm, Version::V0x13, params)
+            .hash_password(password.as_bytes(), &salt)
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn round_trip() {
+        let encoded = hash_password("pässwörd ☃");
+        assert!(encoded.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        let parsed = PasswordHash::new(&encoded).unwrap();
+        assert_eq!(
+            parsed.salt.unwrap().decode_b64(&mut [0; 64]).unwrap().len(),
+            16
+        );
+        assert_eq!(parsed.hash.unwrap().len(), 32);
+        assert_eq!(verify_password("pässwörd ☃", &encoded), Verification::Valid);
+        assert_eq!(
+            verify_password("passwörd ☃", &encoded),
+            Verification::Invalid
+        );
+        assert_eq!(verify_password("", &encoded), Verification::Invalid);
+    }
+
+    #[test]
+    fn salts_are_random() {
+        assert_ne!(hash_password("same"), hash_password("same"));
+    }
+
+    #[test]
+    fn empty_password_round_trip() {
+        let encoded = hash_password("");
+        assert_eq!(verify_password("", &encoded), Verification::Valid);
+        assert_eq!(verify_password(" ", &encoded), Verification::Invalid);
+    }
+
+    #[test]
+    fn django_pbkdf2_default_iterations() {
+        assert_eq!(
+            verify_password("secret-pw-1", DJANGO_PBKDF2_DEFAULT),
+            Verification::ValidNeedsRehash
+        );
+    }
+
+    #[test]
+    fn django_pbkdf2() {
+        use Verification::*;
+        assert_eq!(
+            verify_password("lètmein", DJANGO_PBKDF2_1000),
+            ValidNeedsRehash
+        );
+        assert_eq!(verify_password("letmein", DJANGO_PBKDF2_1000), Invalid);
+        assert_eq!(verify_password("lètmein ", DJANGO_PBKDF2_1000), Invalid);
+        assert_eq!(verify_password("", DJANGO_PBKDF2_EMPTY), ValidNeedsRehash);
+        assert_eq!(verify_password(" ", DJANGO_PBKDF2_EMPTY), Invalid);
+    }
+
+    /// Django compares re-encoded strings, so these all fail there too
+    /// (checked with Django 5.2.19's `check_password`).
+    #[test]
+    fn django_pbkdf2_non_canonical_encodings_are_invalid() {
+        let hash = "JgZryXe2Ga8ysg6XbzkLpTdyPQrHqsinbL9BnnhgX4A=";
+        for encoded in [
+            format!("pbkdf2_sha256$01000$seasalt${hash}"),
+            format!("pbkdf2_sha256$+1000$seasalt${hash}"),
+            format!("pbkdf2_sha256$ 1000$seasalt${hash}"),
+            format!("pbkdf2_sha256$1000$seasalt${}", hash.trim_end_matches('=')),
+            format!("pbkdf2_sha256$1000$seasalt${hash}$x"),
+            format!("PBKDF2_SHA256$1000$seasalt${hash}"),
+        ] {
+            assert_eq!(
+                verify_password("lètmein", &encoded),
+                Verification::Invalid,
+                "{encoded}"
+            );
+        }
+    }
+
+    #[test]
+    fn django_argon2id_default_params() {
+        assert_eq!(
+            verify_password("secret", DJANGO_ARGON2ID),
+            Verification::ValidNeedsRehash
+        );
+    }
+
+    #[test]
+    fn django_argon2i_old_hashes() {
+        use Verification::*;
+        assert_eq!(
+            verify_password("secret", DJANGO_ARGON2I_V19),
+            ValidNeedsRehash
+        );
+        assert_eq!(verify_password("wrong", DJANGO_ARGON2I_V19), Invalid);
+        assert_eq!(
+            verify_password("secret", DJANGO_ARGON2I_NO_VERSION),
+            ValidNeedsRehash
+        );
+        assert_eq!(verify_password("wrong", DJANGO_ARGON2I_NO_VERSION), Invalid);
+        // Without the prefix these are plain PHC strings with old parameters.
+        let phc = DJANGO_ARGON2I_V19.strip_prefix("argon2").unwrap();
+        assert_eq!(verify_password("secret", phc), ValidNeedsRehash);
+    }
+
+    #[test]
+    fn rehash_flags() {
+        use Verification::*;
+        let current = hash_password("pw");
+        assert_eq!(verify_password("pw", &current), Valid);
+        assert_eq!(
+            verify_password("pw", &format!("argon2{current}")),
+            ValidNeedsRehash
+        );
+        assert_eq!(
+            verify_password("nope", &format!("argon2{current}")),
+            Invalid
+        );
+
+        let weaker = argon2_phc("pw", Algorithm::Argon2id, 64, 1, 1);
+        assert_eq!(verify_password("pw", &weaker), ValidNeedsRehash);
+        assert_eq!(verify_password("nope", &weaker), Invalid);
+        let argon2i = argon2_phc("pw", Algorithm::Argon2i, 64, 1, 1);
+        assert_eq!(verify_password("pw", &argon2i), ValidNeedsRehash);
+        let argon2d = argon2_phc("pw", Algorithm::Argon2d, 64, 1, 1);
+        assert_eq!(verify_password("pw", &argon2d), ValidNeedsRehash);
+    }
+
+    #[test]
+    fn malformed_and_unknown_encodings_are_invalid() {
+        for encoded in [
+            "",
+            "!",
+            "!abc",
+            "pbkdf2_sha256",
+            "pbkdf2_sha256$x$y",
+            "pbkdf2_sha256$1000$seasalt",
+            "pbkdf2_sha256$0$salt$hash",
+            "pbkdf2_sha256$-1$salt$hash",
+            "pbkdf2_sha256$99999999999$salt$hash",
+            "pbkdf2_sha256$4294967295$salt$hash",
+            "pbkdf2_sha1$1000$seasalt$abc=",
+            "md5$$abc",
+            "5f4dcc3b5aa765d61d8327deb882cf99",
+            "$argon2id$garbage",
+            "$argon2id$",
+            "$argon2",
+            "$argon2x$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$YC9+jJCrQhs5R6db7LlN8Q",
+            "$argon2i$v=18$m=8,t=1,p=1$c2FsdHNhbHQ$YC9+jJCrQhs5R6db7LlN8Q",
+            "$argon2i$v=19$m=8,t=1,p=1$c2FsdHNhbHQ",
+            "$argon2i$v=19$m=8,t=1,p=1,x=3$c2FsdHNhbHQ$YC9+jJCrQhs5R6db7LlN8Q",
+            "$argon2i$v=19$m=1,t=1,p=1$c2FsdHNhbHQ$YC9+jJCrQhs5R6db7LlN8Q",
+            "$argon2i$v=19$m=8,t=0,p=1$c2FsdHNhbHQ$YC9+jJCrQhs5R6db7LlN8Q",
+            "$argon2i$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$YC9+",
+            "$argon2i$v=19$m=8,t=1,p=1$!!!$YC9+jJCrQhs5R6db7LlN8Q",
+            // Cost parameters beyond the limits are rejected before hashing,
+            // so these return at once instead of allocating 4 TiB or spinning.
+            "$argon2id$v=19$m=4294967295,t=1,p=1$c2FsdHNhbHQ$YC9+jJCrQhs5R6db7LlN8Q",
+            "$argon2id$v=19$m=8,t=4294967295,p=1$c2FsdHNhbHQ$YC9+jJCrQhs5R6db7LlN8Q",
+            "$argon2id$v=19$m=800,t=1,p=100$c2FsdHNhbHQ$YC9+jJCrQhs5R6db7LlN8Q",
+            "argon2",
+            "argon2$",
+            "argon2$argon2id$garbage",
+            "argon2argon2i$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$YC9+jJCrQhs5R6db7LlN8Q",
+            "argon2x$argon2i$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$YC9+jJCrQhs5R6db7LlN8Q",
+            "argon2$$argon2i$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$YC9+jJCrQhs5R6db7LlN8Q",
+            "!argon2$argon2i$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$YC9+jJCrQhs5R6db7LlN8Q",
+            "!pbkdf2_sha256$1000$seasalt$JgZryXe2Ga8ysg6XbzkLpTdyPQrHqsinbL9BnnhgX4A=",
+            "☃$argon2id$💥",
+        ] {
+            assert_eq!(
+                verify_password("secret", encoded),
+                Verification::Invalid,
+                "{encoded:?}"
+            );
+            assert_eq!(
+                verify_password("lètmein", encoded),
+                Verification::Invalid,
+                "{encoded:?}"
+            );
+        }
+    }
+
+    /// Every truncation and a range of single-character corruptions of the
+    /// cheap vectors must come back as a `Verification`, never a panic.
+    #[test]
+    fn never_panics_on_corrupted_hashes() {
+        for vector in [
+            DJANGO_PBKDF2_EMPTY,
+            DJANGO_ARGON2I_V19,
+            DJANGO_ARGON2I_NO_VERSION,
+        ] {
+            for (i, _) in vector.char_indices() {
+                let _ = verify_password("secret", &vector[..i]);
+                for replacement in ["$", "0", "9", "=", ",", "", "é", "$$", "A"] {
+                    let mut corrupted = vector.to_string();
+                    let end = i + vector[i..].chars().next().map_or(0, char::len_utf8);
+                    corrupted.replace_range(i..end, replacement);
+                    let _ = verify_password("secret", &corrupted);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unusable_password() {
+        let marker = make_unusable_password();
+        assert_eq!(marker.len(), 41);
+        assert!(marker.starts_with('!'));
+        assert!(marker[1..].chars().all(|c| c.is_ascii_alphanumeric()));
+        assert_ne!(marker, make_unusable_password());
+        assert_eq!(verify_password(&marker, &marker), Verification::Invalid);
+        assert_eq!(
+            verify_password(&marker[1..], &marker),
+            Verification::Invalid
+        );
+    }
+
+    #[test]
+    fn dummy_verify_runs_repeatedly() {
+        dummy_verify("nobody");
+        dummy_verify("");
+    }
+}

@@ -170,7 +170,8 @@ impl AuthService {
     /// argon2id hash of `password`, computed on the blocking pool.
     pub async fn hash_password(&self, password: &str) -> Result<String, ApiError> {
         let password = password.to_owned();
-        self.blocking(move || password::hash_password(&password)).await
+        self.blocking(move || password::hash_password(&password))
+            .await
     }
 
     /// Django's `authenticate(username, password)`: the active user whose password matches,
@@ -201,7 +202,10 @@ impl AuthService {
             Verification::ValidNeedsRehash => {
                 let hash = self.hash_password(password).await?;
                 self.inner.users.set_password_hash(user.id, &hash).await?;
-                Ok(Some(User { password: hash, ..user }))
+                Ok(Some(User {
+                    password: hash,
+                    ..user
+                }))
             }
         }
     }
@@ -288,7 +292,11 @@ impl AuthService {
         }
         stmts.push(Statement::new(
             "INSERT INTO auth_session (key_hash, user_id, expire_at) VALUES ($1, $2, $3)",
-            vec![hash_secret(&session_key).into(), user.id.into(), expire_at.into()],
+            vec![
+                hash_secret(&session_key).into(),
+                user.id.into(),
+                expire_at.into(),
+            ],
         ));
         // Expired rows are swept here, on a write we do anyway, instead of by a timer.
         stmts.push(Statement::new(
@@ -466,7 +474,10 @@ impl AuthService {
     }
 
     fn enforce_csrf(&self, req: RequestHead<'_>, cookie_header: &str) -> Result<(), ApiError> {
-        if matches!(*req.method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE) {
+        if matches!(
+            *req.method,
+            Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+        ) {
             return Ok(());
         }
         let h = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok());

@@ -132,7 +132,10 @@ mod tests {
     #[test]
     fn derived_tokens_are_hex_and_secret_dependent() {
         let t = TokenKey::derive(b"k1", 1, 0);
-        assert!(t.expose().chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(t
+            .expose()
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_ne!(t, TokenKey::derive(b"k2", 1, 0));
         assert_ne!(t, TokenKey::derive(b"k1", 2, 0));
         assert_eq!(format!("{t:?}"), "TokenKey(<redacted>)");

@@ -55,10 +55,30 @@ macro_rules! user_columns {
     };
     ($alias:literal) => {
         concat!(
-            $alias, ".id, ", $alias, ".username, ", $alias, ".email, ", $alias, ".first_name, ",
-            $alias, ".last_name, ", $alias, ".is_active, ", $alias, ".is_staff, ", $alias,
-            ".is_superuser, ", $alias, ".last_login, ", $alias, ".date_joined, ", $alias,
-            ".password, ", $alias, ".token_generation"
+            $alias,
+            ".id, ",
+            $alias,
+            ".username, ",
+            $alias,
+            ".email, ",
+            $alias,
+            ".first_name, ",
+            $alias,
+            ".last_name, ",
+            $alias,
+            ".is_active, ",
+            $alias,
+            ".is_staff, ",
+            $alias,
+            ".is_superuser, ",
+            $alias,
+            ".last_login, ",
+            $alias,
+            ".date_joined, ",
+            $alias,
+            ".password, ",
+            $alias,
+            ".token_generation"
         )
     };
 }
@@ -124,8 +144,11 @@ impl Users {
 
     /// The user with this username (exact, case-sensitive like Django's default backend).
     pub async fn by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
-        const SQL: &str =
-            concat!("SELECT ", user_columns!(), " FROM auth_user WHERE username = $1");
+        const SQL: &str = concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM auth_user WHERE username = $1"
+        );
         self.db
             .query_opt(SQL, vec![username.into()])
             .await?
@@ -200,4 +223,27 @@ impl Users {
             .await?;
         Ok(())
     }
+}
+
+/// Django's `AbstractBaseUser.normalize_username`: NFKC, so look-alike forms of a name
+/// (e.g. the `ﬀ` ligature) cannot register twice.
+pub fn normalize_username(username: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    username.nfkc().collect()
+}
+
+/// Django's `BaseUserManager.normalize_email`: the domain part is lower-cased.
+pub fn normalize_email(email: &str) -> String {
+    match email.trim().rsplit_once('@') {
+        Some((name, domain)) => format!("{name}@{}", domain.to_lowercase()),
+        None => email.to_owned(),
+    }
+}
+
+/// Django's `UnicodeUsernameValidator`: letters, digits and `@ . + - _` only.
+pub fn is_valid_username(username: &str) -> bool {
+    !username.is_empty()
+        && username
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '@' | '.' | '+' | '-' | '_'))
 }

@@ -158,6 +158,8 @@ pub fn denied(
         return crate::error::ApiError::not_authenticated(challenge);
     }
     crate::error::ApiError::PermissionDenied(
-        message.unwrap_or(crate::error::PERMISSION_DENIED).to_owned(),
+        message
+            .unwrap_or(crate::error::PERMISSION_DENIED)
+            .to_owned(),
     )
 }

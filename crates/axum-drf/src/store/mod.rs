@@ -66,7 +66,10 @@ pub struct Statement {
 impl Statement {
     /// A statement from SQL text and parameters.
     pub fn new(sql: impl Into<Cow<'static, str>>, params: Vec<Value>) -> Self {
-        Statement { sql: sql.into(), params }
+        Statement {
+            sql: sql.into(),
+            params,
+        }
     }
 }
 
@@ -120,7 +123,10 @@ impl Database {
             if path.is_empty() {
                 return Err(StoreError::InvalidUrl(url.to_owned()));
             }
-            Ok(Database::Sqlite(SqliteDb::open(path, sqlite::default_workers())?))
+            Ok(Database::Sqlite(SqliteDb::open(
+                path,
+                sqlite::default_workers(),
+            )?))
         }
     }
 
@@ -228,7 +234,10 @@ mod tests {
 
     #[test]
     fn placeholders_are_rewritten_outside_strings() {
-        assert_eq!(sqlite_placeholders("SELECT $2, '$1', $1"), "SELECT ?2, '$1', ?1");
+        assert_eq!(
+            sqlite_placeholders("SELECT $2, '$1', $1"),
+            "SELECT ?2, '$1', ?1"
+        );
         assert_eq!(sqlite_placeholders("SELECT 1"), "SELECT 1");
     }
 }

@@ -170,7 +170,10 @@ impl PgDb {
         // Channel names cannot be bound as parameters; quote it as an identifier.
         let quoted = format!("LISTEN \"{}\"", channel.replace('"', "\"\""));
         client.batch_execute(&quoted).await.map_err(map_err)?;
-        Ok(PgListener { rx, _client: client })
+        Ok(PgListener {
+            rx,
+            _client: client,
+        })
     }
 }
 
@@ -209,7 +212,10 @@ fn decode_row(row: &tokio_postgres::Row) -> Result<Row, StoreError> {
     for (i, col) in row.columns().iter().enumerate() {
         let decode = |e: tokio_postgres::Error| StoreError::Decode(e.to_string());
         let v = match *col.type_() {
-            Type::INT8 => row.try_get::<_, Option<i64>>(i).map_err(decode)?.map(Value::Int),
+            Type::INT8 => row
+                .try_get::<_, Option<i64>>(i)
+                .map_err(decode)?
+                .map(Value::Int),
             Type::INT4 => row
                 .try_get::<_, Option<i32>>(i)
                 .map_err(decode)?
@@ -218,8 +224,14 @@ fn decode_row(row: &tokio_postgres::Row) -> Result<Row, StoreError> {
                 .try_get::<_, Option<i16>>(i)
                 .map_err(decode)?
                 .map(|v| Value::Int(v.into())),
-            Type::BOOL => row.try_get::<_, Option<bool>>(i).map_err(decode)?.map(Value::Bool),
-            _ => row.try_get::<_, Option<String>>(i).map_err(decode)?.map(Value::Text),
+            Type::BOOL => row
+                .try_get::<_, Option<bool>>(i)
+                .map_err(decode)?
+                .map(Value::Bool),
+            _ => row
+                .try_get::<_, Option<String>>(i)
+                .map_err(decode)?
+                .map(Value::Text),
         };
         values.push(v.unwrap_or(Value::Null));
     }
@@ -227,7 +239,11 @@ fn decode_row(row: &tokio_postgres::Row) -> Result<Row, StoreError> {
 }
 
 impl ToSql for Value {
-    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
         match self {
             Value::Null => Ok(IsNull::Yes),
             // Parameters are typed by PostgreSQL's inference; narrow to what it asked for.

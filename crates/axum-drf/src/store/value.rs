@@ -58,7 +58,9 @@ impl Row {
         match self.col(i)? {
             Value::Int(v) => Ok(*v),
             Value::Bool(b) => Ok(i64::from(*b)),
-            other => Err(StoreError::Decode(format!("column {i}: expected int, got {other:?}"))),
+            other => Err(StoreError::Decode(format!(
+                "column {i}: expected int, got {other:?}"
+            ))),
         }
     }
 
@@ -74,7 +76,9 @@ impl Row {
     pub fn text(&self, i: usize) -> Result<String, StoreError> {
         match self.col(i)? {
             Value::Text(v) => Ok(v.clone()),
-            other => Err(StoreError::Decode(format!("column {i}: expected text, got {other:?}"))),
+            other => Err(StoreError::Decode(format!(
+                "column {i}: expected text, got {other:?}"
+            ))),
         }
     }
 
@@ -83,7 +87,9 @@ impl Row {
         match self.col(i)? {
             Value::Bool(v) => Ok(*v),
             Value::Int(v) => Ok(*v != 0),
-            other => Err(StoreError::Decode(format!("column {i}: expected bool, got {other:?}"))),
+            other => Err(StoreError::Decode(format!(
+                "column {i}: expected bool, got {other:?}"
+            ))),
         }
     }
 }

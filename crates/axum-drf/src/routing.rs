@@ -1,0 +1,120 @@
+//! Route table helpers: a router that remembers its patterns, and Django's `APPEND_SLASH`
+//! (a path that only misses its trailing slash is redirected with 301, query kept).
+
+use axum::http::{header, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+use axum::Router;
+
+use crate::error::ApiError;
+
+/// A router that also records its path patterns, for the trailing-slash fallback.
+///
+/// ```
+/// use axum_drf::routing::Routes;
+/// let routes: Routes<()> = Routes::new().route("/api/public/", axum::routing::get(|| async { "hi" }));
+/// assert_eq!(routes.patterns(), vec!["/api/public/".to_owned()]);
+/// ```
+pub struct Routes<S> {
+    router: Router<S>,
+    patterns: Vec<String>,
+}
+
+impl<S: Clone + Send + Sync + 'static> Default for Routes<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> Routes<S> {
+    /// No routes yet.
+    pub fn new() -> Self {
+        Routes {
+            router: Router::new(),
+            patterns: Vec::new(),
+        }
+    }
+
+    /// Adds a route.
+    pub fn route(mut self, path: &str, method_router: MethodRouter<S>) -> Self {
+        self.router = self.router.route(path, method_router);
+        self.patterns.push(path.to_owned());
+        self
+    }
+
+    /// Adds every route of `other`.
+    pub fn merge(mut self, other: Routes<S>) -> Self {
+        self.router = self.router.merge(other.router);
+        self.patterns.extend(other.patterns);
+        self
+    }
+
+    /// The recorded patterns.
+    pub fn patterns(&self) -> Vec<String> {
+        self.patterns.clone()
+    }
+
+    /// The axum router.
+    pub fn into_router(self) -> Router<S> {
+        self.router
+    }
+}
+
+/// Whether `path` matches an axum-style `pattern` (`{name}` matches one non-empty segment).
+pub fn matches(pattern: &str, path: &str) -> bool {
+    let mut p = pattern.split('/');
+    let mut s = path.split('/');
+    loop {
+        match (p.next(), s.next()) {
+            (None, None) => return true,
+            (Some(a), Some(b)) => {
+                let param = a.starts_with('{') && a.ends_with('}');
+                if !(a == b || param && !b.is_empty()) {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// The fallback handler: 301 to `path/` when that route exists, else 404.
+pub fn append_slash_fallback(
+    patterns: Vec<String>,
+) -> impl Fn(Uri) -> std::future::Ready<Response> + Clone + Send + Sync + 'static {
+    move |uri: Uri| {
+        let path = uri.path();
+        let response = if !path.ends_with('/') {
+            let with_slash = format!("{path}/");
+            if patterns.iter().any(|p| matches(p, &with_slash)) {
+                let location = match uri.query() {
+                    Some(q) => format!("{with_slash}?{q}"),
+                    None => with_slash,
+                };
+                (
+                    StatusCode::MOVED_PERMANENTLY,
+                    [(header::LOCATION, location)],
+                )
+                    .into_response()
+            } else {
+                ApiError::NotFound("Not found.".into()).into_response()
+            }
+        } else {
+            ApiError::NotFound("Not found.".into()).into_response()
+        };
+        std::future::ready(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::matches;
+
+    #[test]
+    fn pattern_matching() {
+        assert!(matches("/api/v1/friends/{id}/", "/api/v1/friends/12/"));
+        assert!(!matches("/api/v1/friends/{id}/", "/api/v1/friends//"));
+        assert!(!matches("/api/v1/friends/{id}/", "/api/v1/friends/1/x/"));
+        assert!(matches("/api/public/", "/api/public/"));
+    }
+}

@@ -1,0 +1,217 @@
+//! djoser's endpoints under `/api/auth/`: token login/logout, registration, `users/me/`.
+
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum_drf::auth::user::{is_valid_username, normalize_email, normalize_username};
+use axum_drf::auth::validators::{validate_password, UserAttributes};
+use axum_drf::auth::{NewUser, User};
+use axum_drf::fields::{is_valid_email, max_length_message, CharField, Errors};
+use axum_drf::pagination::LimitOffset;
+use axum_drf::permissions::AllowAny;
+use axum_drf::routing::Routes;
+use axum_drf::store::{StoreError, Value as Sql};
+use axum_drf::{json, ApiError, ApiRequest, View};
+use serde_json::{json, Value};
+
+use super::seed::BAD_CREDENTIALS;
+use crate::app::AppState;
+
+const USERNAME_TAKEN: &str = "A user with that username already exists.";
+const USERNAME_INVALID: &str =
+    "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.";
+
+pub fn routes() -> Routes<AppState> {
+    let token_login = || {
+        View::new("Token Create")
+            .description("Use this endpoint to obtain user authentication token.")
+            .permission(AllowAny)
+            .action_metadata(
+                Method::POST,
+                json!({
+                    "password": {"type": "string", "required": false, "read_only": false, "label": "Password"},
+                    "username": {"type": "string", "required": false, "read_only": false, "label": "Username"}
+                }),
+            )
+            .post(token_login)
+            .into_route()
+    };
+    let token_logout = || {
+        View::new("Token Destroy")
+            .description("Use this endpoint to logout user (remove user authentication token).")
+            .post(token_logout)
+            .into_route()
+    };
+    // djoser's authtoken URLs accept the path with and without the trailing slash.
+    Routes::new()
+        .route("/api/auth/token/login/", token_login())
+        .route("/api/auth/token/login", token_login())
+        .route("/api/auth/token/logout/", token_logout())
+        .route("/api/auth/token/logout", token_logout())
+        .route(
+            "/api/auth/users/",
+            View::new("User List")
+                .get(list_users)
+                .on_with(Method::POST, AllowAny, create_user)
+                .into_route(),
+        )
+        .route(
+            "/api/auth/users/me/",
+            View::new("User Instance").get(me).into_route(),
+        )
+}
+
+/// djoser's `UserSerializer` output.
+pub fn user_json(user: &User) -> Value {
+    json!({"email": user.email, "id": user.id, "username": user.username})
+}
+
+/// `POST /api/auth/token/login/`: `{"auth_token": ...}`; djoser's fields are optional and
+/// every failure reads the same, so nothing tells whether the username exists.
+async fn token_login(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
+    let data = req.object_data()?;
+    let mut errors = Errors::default();
+    let field = CharField::new().required(false);
+    let password = errors.take("password", field.validate(&data, "password"));
+    let username = errors.take("username", field.validate(&data, "username"));
+    errors.into_result()?;
+    let user = match (username.flatten(), password.flatten()) {
+        (Some(u), Some(p)) => state.auth.verify_credentials(&u, &p).await?,
+        _ => None,
+    }
+    .ok_or_else(|| ApiError::non_field(BAD_CREDENTIALS))?;
+    state.auth.users().touch_last_login(user.id).await?;
+    let token = state.auth.issue_token(&user).await?;
+    Ok(json(StatusCode::OK, &json!({"auth_token": token.expose()})))
+}
+
+/// `POST /api/auth/token/logout/`: deletes the user's token; 204.
+async fn token_logout(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
+    let user = req.user()?;
+    state.auth.revoke_token(user.id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /api/auth/users/`: registration with Django's username, email and password rules.
+/// Privileged fields (`is_staff`, `id`, ...) are ignored.
+async fn create_user(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
+    let data = req.object_data()?;
+    let mut errors = Errors::default();
+
+    let username = errors
+        .take("username", CharField::new().validate(&data, "username"))
+        .flatten();
+    if let Some(name) = &username {
+        let mut messages = Vec::new();
+        if !is_valid_username(name) {
+            messages.push(USERNAME_INVALID.to_owned());
+        }
+        if name.chars().count() > 150 {
+            messages.push(max_length_message(150));
+        }
+        if messages.is_empty() && state.auth.users().by_username(name).await?.is_some() {
+            messages.push(USERNAME_TAKEN.to_owned());
+        }
+        errors.extend("username", messages);
+    }
+
+    let email = errors
+        .take(
+            "email",
+            CharField::new()
+                .required(false)
+                .allow_blank(true)
+                .validate(&data, "email"),
+        )
+        .flatten()
+        .unwrap_or_default();
+    if !email.is_empty() {
+        let mut messages = Vec::new();
+        if email.chars().count() > 254 {
+            messages.push(max_length_message(254));
+        }
+        if !is_valid_email(&email) {
+            messages.push("Enter a valid email address.".to_owned());
+        }
+        errors.extend("email", messages);
+    }
+
+    let password = errors
+        .take("password", CharField::new().validate(&data, "password"))
+        .flatten();
+    errors.into_result()?;
+    let (Some(username), Some(password)) = (username, password) else {
+        return Err(ApiError::Internal("validated fields missing".into()));
+    };
+
+    let attributes = UserAttributes {
+        username: &username,
+        email: &email,
+        ..UserAttributes::default()
+    };
+    if let Err(messages) = validate_password(&password, &attributes) {
+        let mut errors = Errors::default();
+        errors.extend("password", messages);
+        errors.into_result()?;
+    }
+
+    let new = NewUser {
+        username: normalize_username(&username),
+        email: normalize_email(&email),
+        password_hash: state.auth.hash_password(&password).await?,
+        is_active: true,
+        ..NewUser::default()
+    };
+    let user = match state.auth.users().create(&new).await {
+        Ok(user) => user,
+        Err(StoreError::UniqueViolation(_)) => {
+            return Err(ApiError::field("username", USERNAME_TAKEN))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(json(StatusCode::CREATED, &user_json(&user)))
+}
+
+/// `GET /api/auth/users/`: staff see everyone, other users only themselves (paginated).
+async fn list_users(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
+    let user = req.user()?;
+    let page = LimitOffset::from_request(&req, 100, None);
+    let (count, rows) = if user.is_staff {
+        let count = state
+            .db
+            .query("SELECT COUNT(*) FROM auth_user", vec![])
+            .await?
+            .first()
+            .map(|r| r.int(0))
+            .transpose()?
+            .unwrap_or(0);
+        let rows = state
+            .db
+            .query(
+                concat!(
+                    "SELECT ",
+                    axum_drf::user_columns!(),
+                    " FROM auth_user ORDER BY id LIMIT $1 OFFSET $2"
+                ),
+                vec![Sql::Int(page.limit), Sql::Int(page.offset)],
+            )
+            .await?
+            .iter()
+            .map(User::from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        (count, rows)
+    } else {
+        let rows = if page.offset == 0 {
+            vec![(**user).clone()]
+        } else {
+            vec![]
+        };
+        (1, rows)
+    };
+    let results = rows.iter().map(user_json).collect();
+    Ok(json(StatusCode::OK, &page.page(&req, count, results)))
+}
+
+/// `GET /api/auth/users/me/`.
+async fn me(_: AppState, req: ApiRequest) -> Result<Response, ApiError> {
+    Ok(json(StatusCode::OK, &user_json(req.user()?)))
+}

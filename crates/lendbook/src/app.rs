@@ -1,0 +1,180 @@
+//! Builds the application — state, routes, middleware — in one function that `serve` and
+//! the tests both call.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{HeaderName, HeaderValue};
+use axum::Router;
+use axum_drf::auth::{AuthConfig, AuthService};
+use axum_drf::store::{Database, Migration, StoreError};
+use axum_drf::ApiState;
+use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::{Config, ConfigError};
+use crate::{accounts, migrations};
+
+/// Shared state of every request.
+#[derive(Clone)]
+pub struct AppState {
+    /// Authentication service (users, tokens, sessions).
+    pub auth: AuthService,
+    /// The database.
+    pub db: Database,
+    /// The loaded configuration.
+    pub config: Arc<Config>,
+}
+
+impl ApiState for AppState {
+    fn auth(&self) -> &AuthService {
+        &self.auth
+    }
+    fn body_limit(&self) -> usize {
+        self.config.body_limit
+    }
+}
+
+/// A start-up failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Database(#[from] StoreError),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Every migration, framework first.
+pub fn all_migrations() -> Vec<Migration> {
+    let mut all = axum_drf::auth::schema::MIGRATIONS.to_vec();
+    all.extend_from_slice(migrations::MIGRATIONS);
+    all
+}
+
+/// Opens the database, applying pending migrations.
+pub async fn open_database(config: &Config) -> Result<Database, StartError> {
+    let db = Database::connect(&config.database_url).await?;
+    let applied = db.migrate(&all_migrations()).await?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "applied migrations");
+    }
+    Ok(db)
+}
+
+/// Builds the state for `config` over an open database.
+pub fn build_state(config: Config, db: Database) -> Result<AppState, StartError> {
+    let secret = config.resolve_secret()?;
+    let a = &config.auth;
+    let mut auth_config = AuthConfig {
+        secret,
+        session_age: a.session_age,
+        cookie_secure: a.cookie_secure,
+        csrf_trusted_origins: a.csrf_trusted_origins.clone(),
+        trust_forwarded_proto: a.trust_forwarded_proto,
+        cache_capacity: a.cache_capacity,
+        cache_ttl: Duration::from_secs(a.cache_ttl_secs),
+        ..AuthConfig::default()
+    };
+    if let Some(n) = a.hashing_concurrency {
+        auth_config.hashing_concurrency = n;
+    }
+    let auth = AuthService::new(db.clone(), auth_config);
+    Ok(AppState {
+        auth,
+        db,
+        config: Arc::new(config),
+    })
+}
+
+/// The full router with its middleware.
+pub fn router(state: AppState) -> Router {
+    let routes = accounts::routes();
+    let patterns = routes.patterns();
+    let x_request_id = HeaderName::from_static("x-request-id");
+    routes
+        .into_router()
+        .fallback(axum_drf::routing::append_slash_fallback(patterns))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("x-content-type-options"),
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("x-frame-options"),
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("referrer-policy"),
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Opens the database, migrates, builds the state and binds `config.bind`
+    /// (port 0 picks a free port).
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        let db = open_database(&config).await?;
+        let bind = config.bind.clone();
+        let state = build_state(config, db)?;
+        state.auth.spawn_invalidation_listener();
+        let listener = TcpListener::bind(&bind)
+            .await
+            .map_err(|source| StartError::Bind { addr: bind, source })?;
+        let router = router(state.clone());
+        Ok(Application {
+            listener,
+            router,
+            state,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The application state (tests use it to reach the database).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}

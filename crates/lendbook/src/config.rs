@@ -1,0 +1,195 @@
+//! Configuration: built-in defaults < `lendbook.toml` (or `--config FILE`) < environment
+//! (`LENDBOOK_*`, with `__` between section and key, plus `DATABASE_URL`).
+
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Everything lendbook can be told.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address `serve` listens on.
+    pub bind: String,
+    /// `sqlite://PATH` (default `lendbook.sqlite3`) or `postgres://...`.
+    pub database_url: String,
+    /// Server secret (tokens, signed links). Unset: generated once and kept in a file beside
+    /// the SQLite database (or in the working directory for PostgreSQL).
+    pub secret_key: Option<String>,
+    /// Largest request body in bytes; larger ones get 413.
+    pub body_limit: usize,
+    /// `tracing` filter, e.g. `info` or `lendbook=debug,tower_http=debug`.
+    pub log: String,
+    /// Authentication settings.
+    pub auth: AuthSettings,
+    /// The lending app's settings.
+    pub lending: LendingSettings,
+}
+
+/// `[auth]` section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Session lifetime in seconds.
+    pub session_age: i64,
+    /// Send cookies with `Secure` (behind HTTPS).
+    pub cookie_secure: bool,
+    /// Mark the `csrftoken` cookie HttpOnly. Off by default, as in Django: single-page apps
+    /// read it to send `X-CSRFToken`.
+    pub csrf_cookie_httponly: bool,
+    /// Extra origins trusted for CSRF, e.g. `["https://app.example.com"]`.
+    pub csrf_trusted_origins: Vec<String>,
+    /// Trust `X-Forwarded-Proto: https` from the reverse proxy.
+    pub trust_forwarded_proto: bool,
+    /// Verified credentials kept in memory; 0 turns the cache off.
+    pub cache_capacity: u64,
+    /// Longest time in seconds a cached credential is trusted without a database read.
+    pub cache_ttl_secs: u64,
+    /// Concurrent password hashes (default: number of CPUs).
+    pub hashing_concurrency: Option<usize>,
+}
+
+/// `[lending]` section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LendingSettings {
+    /// A loan is overdue this many calendar months after it was made.
+    pub overdue_months: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: "127.0.0.1:8000".into(),
+            database_url: "sqlite://lendbook.sqlite3".into(),
+            secret_key: None,
+            body_limit: 1024 * 1024,
+            log: "info".into(),
+            auth: AuthSettings::default(),
+            lending: LendingSettings::default(),
+        }
+    }
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            session_age: 1_209_600,
+            cookie_secure: false,
+            csrf_cookie_httponly: false,
+            csrf_trusted_origins: Vec::new(),
+            trust_forwarded_proto: false,
+            cache_capacity: 100_000,
+            cache_ttl_secs: 300,
+            hashing_concurrency: None,
+        }
+    }
+}
+
+impl Default for LendingSettings {
+    fn default() -> Self {
+        LendingSettings { overdue_months: 2 }
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file or environment has a bad value.
+    #[error("configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+    /// `--config FILE` names a file that does not exist.
+    #[error("configuration file {0} not found")]
+    MissingFile(PathBuf),
+    /// The secret key file could not be read or written.
+    #[error("secret key file {path}: {source}")]
+    SecretFile {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+impl Config {
+    /// Loads defaults < file < environment. `file` is `--config`; without it
+    /// `lendbook.toml` in the working directory is used if present.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.into())),
+            Some(path) => figment = figment.merge(Toml::file(path)),
+            None => figment = figment.merge(Toml::file("lendbook.toml")),
+        }
+        figment = figment
+            .merge(Env::prefixed("LENDBOOK_").split("__"))
+            .merge(Env::raw().only(&["DATABASE_URL"]));
+        figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(Box::new(e)))
+    }
+
+    /// The SQLite file path, if the database is SQLite.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let url = &self.database_url;
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return None;
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        Some(PathBuf::from(path))
+    }
+
+    /// The configured secret, or the one generated on first start and kept in a file
+    /// (mode 0600) beside the SQLite database — never in the database, so a dump of it
+    /// cannot be used to derive tokens.
+    pub fn resolve_secret(&self) -> Result<Vec<u8>, ConfigError> {
+        if let Some(secret) = &self.secret_key {
+            return Ok(secret.as_bytes().to_vec());
+        }
+        let path = match self.sqlite_path() {
+            Some(db) => {
+                let mut name = db.file_name().unwrap_or_default().to_os_string();
+                name.push(".secret");
+                db.with_file_name(name)
+            }
+            None => PathBuf::from("lendbook.secret"),
+        };
+        let err = |source| ConfigError::SecretFile {
+            path: path.clone(),
+            source,
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(s) if !s.trim().is_empty() => return Ok(s.trim().as_bytes().to_vec()),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(err(e)),
+        }
+        let secret = hex::encode(rand::random::<[u8; 32]>());
+        write_private(&path, &secret).map_err(err)?;
+        // Re-read: a concurrent first start may have written its secret before ours.
+        let stored = std::fs::read_to_string(&path).map_err(err)?;
+        Ok(stored.trim().as_bytes().to_vec())
+    }
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(mut f) => f.write_all(contents.as_bytes()),
+        // Another process created it first: theirs wins, and we must use it.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,7 @@
+//! lendbook: a REST API for tracking the things you lend to friends, built on `axum-drf`.
+
+pub mod accounts;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod migrations;
