@@ -480,6 +480,11 @@ impl AuthService {
         ) {
             return Ok(());
         }
+        // Django reads headers as Latin-1 and joins repeats; so do we, for identical verdicts.
+        let origin = csrf::wsgi_header(req.headers, "origin");
+        let referer = csrf::wsgi_header(req.headers, "referer");
+        let header_token = csrf::wsgi_header(req.headers, "x-csrftoken");
+        let host = csrf::wsgi_header(req.headers, "host");
         let h = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok());
         let content_type = h("content-type");
         let form_token = if *req.method == Method::POST && content_type.is_some_and(is_form) {
@@ -494,11 +499,11 @@ impl AuthService {
         let request = csrf::CsrfRequest {
             method: req.method.as_str(),
             is_secure,
-            host: h("host"),
-            origin: h("origin"),
-            referer: h("referer"),
+            host: host.as_deref(),
+            origin: origin.as_deref(),
+            referer: referer.as_deref(),
             cookie_token: cookies::get_cookie(cookie_header, CSRF_COOKIE),
-            header_token: h("x-csrftoken"),
+            header_token: header_token.as_deref(),
             form_token: form_token.as_deref(),
             trusted_origins: &self.inner.config.csrf_trusted_origins,
         };
@@ -520,19 +525,7 @@ fn is_form(content_type: &str) -> bool {
         || media.eq_ignore_ascii_case("multipart/form-data")
 }
 
-/// All `Cookie` headers of a request, joined as one.
-pub fn cookie_header(headers: &HeaderMap) -> String {
-    let mut out = String::new();
-    for v in headers.get_all(header::COOKIE) {
-        if let Ok(s) = v.to_str() {
-            if !out.is_empty() {
-                out.push_str("; ");
-            }
-            out.push_str(s);
-        }
-    }
-    out
-}
+pub use crate::cookies::cookie_header;
 
 /// 32 characters of `[a-z0-9]`, Django's session key alphabet (~165 bits).
 fn new_session_key() -> String {

@@ -1,0 +1,187 @@
+//! Spawning the real server for tests: a random port, an isolated database (a temp SQLite
+//! file, or a fresh PostgreSQL database when `DATABASE_URL` is set), HTTP from the outside.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use lendbook::app::{AppState, Application};
+use lendbook::config::Config;
+use tokio::sync::oneshot;
+
+/// A running server.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// Bound address.
+    pub addr: SocketAddr,
+    /// The server's state (direct database access for setup).
+    pub state: AppState,
+    /// The configuration it runs with (reuse it for a second instance or the CLI).
+    pub config: Config,
+    shutdown: Option<oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+    pg_database: Option<String>,
+}
+
+/// Which database tests run against.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
+}
+
+async fn fresh_postgres(admin_url: &str) -> (String, String) {
+    let name = format!("lendbook_test_{}", hex::encode(rand::random::<[u8; 6]>()));
+    let (client, conn) = tokio_postgres::connect(admin_url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to DATABASE_URL");
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create test database");
+    let mut config: tokio_postgres::Config = admin_url.parse().expect("valid DATABASE_URL");
+    config.dbname(&name);
+    let host = match &config.get_hosts()[0] {
+        tokio_postgres::config::Host::Tcp(h) => h.clone(),
+        #[cfg(unix)]
+        tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config.get_user().unwrap_or("postgres");
+    let password = config
+        .get_password()
+        .map(|p| format!(":{}", String::from_utf8_lossy(p)))
+        .unwrap_or_default();
+    (format!("postgres://{user}{password}@{host}:{port}/{name}"), name)
+}
+
+impl TestApp {
+    /// A server with default settings.
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// A server whose configuration `adjust` may change first.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config {
+            bind: "127.0.0.1:0".into(),
+            secret_key: Some(hex::encode(rand::random::<[u8; 32]>())),
+            log: "warn".into(),
+            ..Config::default()
+        };
+        let mut pg_database = None;
+        config.database_url = match postgres_url() {
+            Some(admin) => {
+                let (url, name) = fresh_postgres(&admin).await;
+                pg_database = Some(name);
+                url
+            }
+            None => format!("sqlite://{}", dir.path().join("test.sqlite3").display()),
+        };
+        adjust(&mut config);
+        Self::start(config, dir, pg_database).await
+    }
+
+    /// A second server on the same database and secret (multi-instance tests).
+    pub async fn another_instance(&self) -> TestApp {
+        let mut config = self.config.clone();
+        config.bind = "127.0.0.1:0".into();
+        Self::start(config, tempfile::tempdir().expect("temp dir"), None).await
+    }
+
+    async fn start(config: Config, dir: tempfile::TempDir, pg_database: Option<String>) -> TestApp {
+        let app = Application::build(config.clone())
+            .await
+            .expect("application starts");
+        let addr = app.local_addr();
+        let state = app.state().clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async {
+            let _ = rx.await;
+        }));
+        TestApp {
+            base: format!("http://{addr}"),
+            addr,
+            state,
+            config,
+            shutdown: Some(tx),
+            _dir: dir,
+            pg_database,
+        }
+    }
+
+    /// `base + path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Runs the real `lendbook` binary against this server's database.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_lendbook"))
+            .args(args)
+            .env("DATABASE_URL", &self.config.database_url)
+            .env(
+                "LENDBOOK_SECRET_KEY",
+                self.config.secret_key.clone().unwrap_or_default(),
+            )
+            .env("LENDBOOK_LOG", "warn")
+            .current_dir(self._dir.path())
+            .output()
+            .expect("run lendbook")
+    }
+
+    /// Registers a user through the API and logs in with a token; returns (id, token).
+    pub async fn user_with_token(&self, username: &str) -> (i64, String) {
+        let client = reqwest::Client::new();
+        let created: serde_json::Value = client
+            .post(self.url("/api/auth/users/"))
+            .json(&serde_json::json!({"username": username, "password": "correct-Horse-7-battery"}))
+            .send()
+            .await
+            .expect("register")
+            .json()
+            .await
+            .expect("json");
+        let id = created["id"].as_i64().expect("user id");
+        let login: serde_json::Value = client
+            .post(self.url("/api/login/"))
+            .json(&serde_json::json!({"username": username, "password": "correct-Horse-7-battery"}))
+            .send()
+            .await
+            .expect("login")
+            .json()
+            .await
+            .expect("json");
+        (id, login["token"].as_str().expect("token").to_owned())
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let (Some(name), Some(admin)) = (self.pg_database.take(), postgres_url()) {
+            // Dropped from a plain thread: Drop cannot await, and the runtime may be ending.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async move {
+                    if let Ok((client, conn)) =
+                        tokio_postgres::connect(&admin, tokio_postgres::NoTls).await
+                    {
+                        tokio::spawn(conn);
+                        let _ = client
+                            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
