@@ -7,12 +7,14 @@
 
 pub mod auth;
 pub mod cookies;
+pub mod datetime;
 pub mod error;
 pub mod fields;
 pub mod pagination;
 pub mod parsers;
 pub mod permissions;
 pub mod request;
+pub mod resource;
 pub mod routing;
 pub mod store;
 pub mod view;

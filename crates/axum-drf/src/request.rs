@@ -24,6 +24,8 @@ pub struct ApiRequest {
     pub identity: Identity,
     /// Path parameters captured by the route.
     pub params: Vec<(String, String)>,
+    /// The URL format suffix the request came with (`/friends.json` -> `json`).
+    pub format_suffix: Option<String>,
 }
 
 impl ApiRequest {
@@ -48,6 +50,7 @@ impl ApiRequest {
     /// let req = ApiRequest {
     ///     method: axum::http::Method::POST, uri: "/".parse().unwrap(), headers,
     ///     body: bytes::Bytes::from_static(b"[1]"), identity: Identity::anonymous(), params: vec![],
+    ///     format_suffix: None,
     /// };
     /// let err = req.object_data().unwrap_err();
     /// assert_eq!(err.to_string(), r#"validation failed: {"non_field_errors":["Invalid data. Expected a dictionary, but got list."]}"#);

@@ -60,6 +60,57 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
     }
 }
 
+/// The format a URL suffix asked for (`/api/v1/friends.json` -> `json`), set by
+/// [`format_suffix_layer`] for the view's content negotiation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormatSuffix(pub String);
+
+/// DRF's `format_suffix_patterns`: `/x.json` and `/x/5.json` (with or without a final slash)
+/// reach the route of `/x/` and `/x/5/` with the format set. Only paths that match no
+/// route themselves are rewritten, and only when the rewritten one does.
+pub async fn format_suffix_layer(
+    patterns: std::sync::Arc<Vec<String>>,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Some((path, format)) = split_suffix(req.uri().path()) {
+        let own = req.uri().path().to_owned();
+        if !patterns.iter().any(|p| matches(p, &own)) && patterns.iter().any(|p| matches(p, &path))
+        {
+            let uri = match req.uri().query() {
+                Some(q) => format!("{path}?{q}"),
+                None => path,
+            };
+            if let Ok(uri) = uri.parse::<Uri>() {
+                *req.uri_mut() = uri;
+                req.extensions_mut().insert(FormatSuffix(format));
+            }
+        }
+    }
+    next.run(req).await
+}
+
+/// `/a/b.json/` -> (`/a/b/`, `json`); `/a/.json` -> (`/a/`, `json`).
+fn split_suffix(path: &str) -> Option<(String, String)> {
+    let trimmed = path.strip_suffix('/').unwrap_or(path);
+    let (dir, last) = trimmed.rsplit_once('/')?;
+    let (stem, ext) = last.rsplit_once('.')?;
+    if ext.is_empty()
+        || !ext
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        || stem.contains('.')
+    {
+        return None;
+    }
+    let base = if stem.is_empty() {
+        format!("{dir}/")
+    } else {
+        format!("{dir}/{stem}/")
+    };
+    Some((base, ext.to_owned()))
+}
+
 /// Whether `path` matches an axum-style `pattern` (`{name}` matches one non-empty segment).
 pub fn matches(pattern: &str, path: &str) -> bool {
     let mut p = pattern.split('/');
@@ -109,6 +160,24 @@ pub fn append_slash_fallback(
 #[cfg(test)]
 mod tests {
     use super::matches;
+
+    #[test]
+    fn suffixes_split_like_drf() {
+        use super::split_suffix;
+        assert_eq!(
+            split_suffix("/api/v1/friends.json"),
+            Some(("/api/v1/friends/".into(), "json".into()))
+        );
+        assert_eq!(
+            split_suffix("/api/v1/friends/5.json/"),
+            Some(("/api/v1/friends/5/".into(), "json".into()))
+        );
+        assert_eq!(
+            split_suffix("/api/v1/.json"),
+            Some(("/api/v1/".into(), "json".into()))
+        );
+        assert_eq!(split_suffix("/api/v1/friends/"), None);
+    }
 
     #[test]
     fn pattern_matching() {

@@ -44,6 +44,7 @@ use crate::error::{json_response, ApiError};
 use crate::parsers::{self, NegotiationError};
 use crate::permissions::{denied, Access, IsAuthenticated, Perm, Permission};
 use crate::request::ApiRequest;
+use crate::routing::FormatSuffix;
 
 /// What the framework needs from the application state.
 pub trait ApiState: Clone + Send + Sync + 'static {
@@ -261,10 +262,9 @@ impl<S: ApiState> View<S> {
             .headers
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok());
-        let format = params
-            .iter()
-            .find(|(k, _)| k == "format")
-            .map(|(_, v)| v.clone())
+        let format_suffix = parts.extensions.get::<FormatSuffix>().map(|f| f.0.clone());
+        let format = format_suffix
+            .clone()
             .or_else(|| query_format(parts.uri.query()));
         parsers::negotiate(accept, format.as_deref()).map_err(|e| match e {
             NegotiationError::NotAcceptable => ApiError::NotAcceptable,
@@ -305,6 +305,7 @@ impl<S: ApiState> View<S> {
             body,
             identity,
             params,
+            format_suffix,
         };
         (route.handler)(state, request).await
     }

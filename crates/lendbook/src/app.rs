@@ -17,7 +17,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::{Config, ConfigError};
-use crate::{accounts, migrations};
+use crate::{accounts, lending, migrations};
 
 /// Shared state of every request.
 #[derive(Clone)]
@@ -102,10 +102,11 @@ pub fn build_state(config: Config, db: Database) -> Result<AppState, StartError>
 
 /// The full router with its middleware.
 pub fn router(state: AppState) -> Router {
-    let routes = accounts::routes();
+    let routes = accounts::routes().merge(lending::routes(&state.config.lending));
     let patterns = routes.patterns();
+    let suffix_patterns = Arc::new(patterns.clone());
     let x_request_id = HeaderName::from_static("x-request-id");
-    routes
+    let inner = routes
         .into_router()
         .fallback(axum_drf::routing::append_slash_fallback(patterns))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -127,7 +128,13 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(TraceLayer::new_for_http())
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
-        .with_state(state)
+        .with_state(state);
+    // Format suffixes rewrite the path, so they must run before routing: wrap the whole
+    // router rather than layering its routes.
+    let rewrite = axum::middleware::from_fn(move |req, next| {
+        axum_drf::routing::format_suffix_layer(suffix_patterns.clone(), req, next)
+    });
+    Router::new().fallback_service(tower::Layer::layer(&rewrite, inner))
 }
 
 /// A bound, ready-to-run server.

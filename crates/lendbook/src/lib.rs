@@ -4,4 +4,5 @@ pub mod accounts;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod lending;
 pub mod migrations;

@@ -24,7 +24,10 @@ async fn no_token_or_session_key_is_stored_in_plaintext() {
         .value()
         .to_owned();
     let db = &app.state.db;
-    for (table, column) in [("authtoken_token", "key_hash"), ("auth_session", "key_hash")] {
+    for (table, column) in [
+        ("authtoken_token", "key_hash"),
+        ("auth_session", "key_hash"),
+    ] {
         let rows = db
             .query(format!("SELECT {column} FROM {table}"), vec![])
             .await
@@ -37,7 +40,10 @@ async fn no_token_or_session_key_is_stored_in_plaintext() {
             assert!(!stored.contains(&token) && !stored.contains(&session));
         }
     }
-    let passwords = db.query("SELECT password FROM auth_user", vec![]).await.unwrap();
+    let passwords = db
+        .query("SELECT password FROM auth_user", vec![])
+        .await
+        .unwrap();
     assert!(passwords[0].text(0).unwrap().starts_with("$argon2id$"));
 }
 
@@ -48,12 +54,27 @@ async fn logout_takes_effect_on_the_next_request_even_when_cached() {
     let client = reqwest::Client::new();
     let auth = format!("Token {token}");
     for _ in 0..3 {
-        let r = client.get(app.url("/api/private/")).header("Authorization", &auth).send().await.unwrap();
+        let r = client
+            .get(app.url("/api/private/"))
+            .header("Authorization", &auth)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
     }
-    let r = client.post(app.url("/api/logout/")).header("Authorization", &auth).send().await.unwrap();
+    let r = client
+        .post(app.url("/api/logout/"))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let r = client.get(app.url("/api/private/")).header("Authorization", &auth).send().await.unwrap();
+    let r = client
+        .get(app.url("/api/private/"))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -61,7 +82,10 @@ async fn logout_takes_effect_on_the_next_request_even_when_cached() {
 async fn password_change_by_cli_ends_sessions_and_deactivation_is_immediate() {
     let app = TestApp::spawn().await;
     let (id, token) = app.user_with_token("carol").await;
-    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
     let r = client
         .post(app.url("/api/login/"))
         .json(&json!({"username": "carol", "password": "correct-Horse-7-battery"}))
@@ -69,19 +93,46 @@ async fn password_change_by_cli_ends_sessions_and_deactivation_is_immediate() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(client.get(app.url("/api/private/")).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        client
+            .get(app.url("/api/private/"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
 
-    let out = app.cli(&["changepassword", "carol", "--password", "another-Horse-8-battery"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = app.cli(&[
+        "changepassword",
+        "carol",
+        "--password",
+        "another-Horse-8-battery",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The CLI is another process; on SQLite it cannot reach this server's cache, so the
     // server must not be trusting a cached session here: the session row is gone.
     app.state.auth.user_changed(id).await;
     assert_eq!(
-        client.get(app.url("/api/private/")).send().await.unwrap().status(),
+        client
+            .get(app.url("/api/private/"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
         StatusCode::UNAUTHORIZED
     );
 
-    app.state.auth.users().set_flags(id, false, false, false).await.unwrap();
+    app.state
+        .auth
+        .users()
+        .set_flags(id, false, false, false)
+        .await
+        .unwrap();
     app.state.auth.user_changed(id).await;
     let r = reqwest::Client::new()
         .get(app.url("/api/private/"))
@@ -107,18 +158,31 @@ async fn two_instances_share_tokens_sessions_and_logouts() {
     let (_, token) = a.user_with_token("dave").await;
     let auth = format!("Token {token}");
     let plain = reqwest::Client::new();
-    let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
     let r = browser
         .post(a.url("/api/login/"))
         .json(&json!({"username": "dave", "password": "correct-Horse-7-battery"}))
         .send()
         .await
         .unwrap();
-    let session = r.cookies().find(|c| c.name() == "sessionid").unwrap().value().to_owned();
+    let session = r
+        .cookies()
+        .find(|c| c.name() == "sessionid")
+        .unwrap()
+        .value()
+        .to_owned();
 
     // Used on the other instance (and cached there).
     for _ in 0..2 {
-        let r = plain.get(b.url("/api/private/")).header("Authorization", &auth).send().await.unwrap();
+        let r = plain
+            .get(b.url("/api/private/"))
+            .header("Authorization", &auth)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
         let r = plain
             .get(b.url("/api/private/"))
@@ -129,23 +193,32 @@ async fn two_instances_share_tokens_sessions_and_logouts() {
         assert_eq!(r.status(), StatusCode::OK);
     }
     // Token logout on A: rejected on B at once.
-    let r = plain.post(a.url("/api/auth/token/logout/")).header("Authorization", &auth).send().await.unwrap();
+    let r = plain
+        .post(a.url("/api/auth/token/logout/"))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    let r = plain.get(b.url("/api/private/")).header("Authorization", &auth).send().await.unwrap();
+    let r = plain
+        .get(b.url("/api/private/"))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     // Session logout on B: rejected on A at once.
     let csrf = r.headers().get("x-never").is_none();
     assert!(csrf);
-    let r = browser
-        .get(a.url("/api/private/"))
-        .send()
-        .await
-        .unwrap();
+    let r = browser.get(a.url("/api/private/")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let csrftoken = browser_cookie(&r, &browser, &a);
     let r = plain
         .post(b.url("/api/logout/"))
-        .header("Cookie", format!("sessionid={session}; csrftoken={csrftoken}"))
+        .header(
+            "Cookie",
+            format!("sessionid={session}; csrftoken={csrftoken}"),
+        )
         .header("X-CSRFToken", &csrftoken)
         .send()
         .await

@@ -181,6 +181,15 @@ impl Database {
         }
     }
 
+    /// Runs read-only queries together: one trip to a SQLite worker inside one read
+    /// snapshot; pipelined on one PostgreSQL connection.
+    pub async fn read_batch(&self, stmts: Vec<Statement>) -> Result<Vec<Vec<Row>>, StoreError> {
+        match self {
+            Database::Sqlite(db) => db.read_batch(stmts).await,
+            Database::Postgres(db) => db.read_batch(stmts).await,
+        }
+    }
+
     /// Applies the migrations not yet recorded, in order; returns the names applied.
     /// Safe to run from several processes at once (PostgreSQL takes an advisory lock,
     /// SQLite an immediate write transaction).

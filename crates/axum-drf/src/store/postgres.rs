@@ -92,6 +92,15 @@ impl PgDb {
         Ok(out)
     }
 
+    pub(super) async fn read_batch(
+        &self,
+        stmts: Vec<Statement>,
+    ) -> Result<Vec<Vec<Row>>, StoreError> {
+        let client = self.client().await?;
+        // Issued together, tokio-postgres pipelines them over the one connection.
+        futures::future::try_join_all(stmts.iter().map(|s| run_query(&client, s))).await
+    }
+
     pub(super) async fn migrate(
         &self,
         migrations: &[Migration],

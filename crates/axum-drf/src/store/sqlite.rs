@@ -140,6 +140,23 @@ impl SqliteDb {
         .await
     }
 
+    pub(super) async fn read_batch(
+        &self,
+        stmts: Vec<Statement>,
+    ) -> Result<Vec<Vec<Row>>, StoreError> {
+        self.run(move |conn| {
+            // A deferred transaction gives all statements one consistent snapshot.
+            let tx = conn.transaction().map_err(map_err)?;
+            let out = stmts
+                .iter()
+                .map(|stmt| query_rows(&tx, stmt))
+                .collect::<Result<Vec<_>, _>>()?;
+            tx.commit().map_err(map_err)?;
+            Ok(out)
+        })
+        .await
+    }
+
     pub(super) async fn migrate(
         &self,
         migrations: &[Migration],

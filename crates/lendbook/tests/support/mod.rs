@@ -53,7 +53,10 @@ async fn fresh_postgres(admin_url: &str) -> (String, String) {
         .get_password()
         .map(|p| format!(":{}", String::from_utf8_lossy(p)))
         .unwrap_or_default();
-    (format!("postgres://{user}{password}@{host}:{port}/{name}"), name)
+    (
+        format!("postgres://{user}{password}@{host}:{port}/{name}"),
+        name,
+    )
 }
 
 impl TestApp {

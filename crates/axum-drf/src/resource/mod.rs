@@ -1,0 +1,147 @@
+//! Resources: the counterpart of DRF's `ModelViewSet` + `DefaultRouter`.
+//!
+//! A resource declares its table, fields, list filters, permission policy and scope; the
+//! framework derives list / create / retrieve / update / partial_update / destroy routes,
+//! the API root, OPTIONS metadata, DRF's validation and error texts, and runs every request
+//! through the same path: authenticate → view permission → (detail) scoped lookup, 404 →
+//! object permission → validate → act.
+//!
+//! ```
+//! use axum_drf::resource::{Field, Resource};
+//! let belongings = Resource::new("belongings", "Belonging", "lending.belonging", "lending_belonging")
+//!     .field(Field::id())
+//!     .field(Field::char("name", "t.name", 100));
+//! assert_eq!(belongings.basename(), "belongings");
+//! ```
+
+mod field;
+mod query;
+mod routes;
+
+use std::sync::Arc;
+
+pub use field::{Field, FieldKind};
+pub use query::{Loaded, ObjectRef};
+pub use routes::{DetailAction, ResourceRouter};
+
+use crate::permissions::{IsAuthenticated, Perm, Permission};
+use crate::store::Value as Sql;
+
+/// Which rows of a resource a user can reach (lists and single-object lookups).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scope {
+    /// Only the user's own rows.
+    #[default]
+    Owner,
+    /// Every row.
+    All,
+}
+
+/// A boolean list filter: `?param=true` or `?param=1` adds `sql` to the WHERE clause;
+/// any other value is ignored (as the reference's `TRUE_VALUES` check does).
+#[derive(Debug, Clone, Copy)]
+pub struct ListFilter {
+    /// Query parameter name.
+    pub param: &'static str,
+    /// Condition against alias `t`, may use `{name}` parameters.
+    pub sql: &'static str,
+}
+
+type ParamFn = Arc<dyn Fn() -> Vec<(&'static str, Sql)> + Send + Sync>;
+
+/// A declared resource. See the module docs.
+#[derive(Clone)]
+pub struct Resource {
+    pub(crate) basename: &'static str,
+    pub(crate) model_name: &'static str,
+    pub(crate) model: &'static str,
+    pub(crate) table: &'static str,
+    pub(crate) owner_column: &'static str,
+    pub(crate) fields: Vec<Field>,
+    pub(crate) filters: Vec<ListFilter>,
+    pub(crate) params: ParamFn,
+    pub(crate) permission: Perm,
+    pub(crate) scope: Scope,
+    pub(crate) page_size: i64,
+}
+
+impl Resource {
+    /// A resource at `/<prefix>/<basename>/` over `table`, whose rows are called
+    /// `model_name` in messages (`No Friend matches the given query.`) and whose
+    /// permissions are named after `model` (`app_label.model`).
+    pub fn new(
+        basename: &'static str,
+        model_name: &'static str,
+        model: &'static str,
+        table: &'static str,
+    ) -> Self {
+        Resource {
+            basename,
+            model_name,
+            model,
+            table,
+            owner_column: "owner_id",
+            fields: Vec::new(),
+            filters: Vec::new(),
+            params: Arc::new(Vec::new),
+            permission: Perm::new(IsAuthenticated),
+            scope: Scope::Owner,
+            page_size: 100,
+        }
+    }
+
+    /// Adds a field (order is the JSON order).
+    pub fn field(mut self, field: Field) -> Self {
+        self.fields.push(field);
+        self
+    }
+
+    /// Adds a list filter.
+    pub fn filter(mut self, param: &'static str, sql: &'static str) -> Self {
+        self.filters.push(ListFilter { param, sql });
+        self
+    }
+
+    /// Supplies values for `{name}` placeholders, computed per request.
+    pub fn params(
+        mut self,
+        f: impl Fn() -> Vec<(&'static str, Sql)> + Send + Sync + 'static,
+    ) -> Self {
+        self.params = Arc::new(f);
+        self
+    }
+
+    /// The permission policy.
+    pub fn permission(mut self, p: impl Permission) -> Self {
+        self.permission = Perm::new(p);
+        self
+    }
+
+    /// The row scope.
+    pub fn scope(mut self, scope: Scope) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    /// The column holding the owner's user id (default `owner_id`).
+    pub fn owner_column(mut self, column: &'static str) -> Self {
+        self.owner_column = column;
+        self
+    }
+
+    /// Default page size (DRF's `PAGE_SIZE`, 100).
+    pub fn page_size(mut self, n: i64) -> Self {
+        self.page_size = n;
+        self
+    }
+
+    /// URL name.
+    pub fn basename(&self) -> &'static str {
+        self.basename
+    }
+
+    /// Permission model name, `app_label.model`.
+    pub fn model(&self) -> &'static str {
+        self.model
+    }
+}

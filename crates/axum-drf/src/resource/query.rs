@@ -1,0 +1,335 @@
+//! The SQL a resource runs: built from its fields once per request shape, identical text on
+//! both engines (so prepared statements are reused), never a query per row.
+
+use serde_json::{Map, Value};
+
+use super::field::{self, Field, FieldKind, Parsed};
+use super::{ListFilter, Resource, Scope};
+use crate::error::ApiError;
+use crate::fields::Errors;
+use crate::pagination::LimitOffset;
+use crate::permissions::Object;
+use crate::store::{now_micros, Database, Row, Statement, Value as Sql};
+
+/// A row loaded for a detail route: its id, owner and rendered JSON.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// Primary key.
+    pub id: i64,
+    /// Owner's user id.
+    pub owner_id: Option<i64>,
+    /// The rendered object.
+    pub body: Value,
+}
+
+impl Object for Loaded {
+    fn owner_id(&self) -> Option<i64> {
+        self.owner_id
+    }
+}
+
+/// A loaded object with what an extra action needs to change and re-render it.
+pub struct ObjectRef {
+    pub(crate) resource: std::sync::Arc<Resource>,
+    pub(crate) db: Database,
+    pub(crate) user_id: i64,
+    /// The object as loaded (scope and object permission already passed).
+    pub object: Loaded,
+}
+
+impl ObjectRef {
+    /// Sets columns of this row (trusted values, not client input).
+    pub async fn update_columns(&self, columns: &[(&'static str, Sql)]) -> Result<(), ApiError> {
+        self.resource
+            .update(&self.db, self.object.id, columns.to_vec())
+            .await
+    }
+
+    /// Reloads and renders the row.
+    pub async fn render(&self) -> Result<Value, ApiError> {
+        let loaded = self
+            .resource
+            .fetch(&self.db, self.user_id, self.object.id)
+            .await?
+            .ok_or_else(|| self.resource.not_found())?;
+        Ok(loaded.body)
+    }
+
+    /// The database, for action-specific statements.
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
+    /// Current time in storage format.
+    pub fn now(&self) -> i64 {
+        now_micros()
+    }
+}
+
+/// Replaces `{name}` placeholders with `$n`, appending their values to `params`.
+fn bind(sql: &str, named: &[(&'static str, Sql)], params: &mut Vec<Sql>) -> String {
+    let mut out = sql.to_owned();
+    for (name, value) in named {
+        let token = format!("{{{name}}}");
+        if out.contains(&token) {
+            params.push(value.clone());
+            out = out.replace(&token, &format!("${}", params.len()));
+        }
+    }
+    out
+}
+
+impl Resource {
+    pub(crate) fn not_found(&self) -> ApiError {
+        ApiError::NotFound(format!("No {} matches the given query.", self.model_name))
+    }
+
+    fn columns(&self, named: &[(&'static str, Sql)], params: &mut Vec<Sql>) -> String {
+        let mut cols: Vec<String> = self
+            .fields
+            .iter()
+            .map(|f| bind(f.select, named, params))
+            .collect();
+        cols.push(format!("t.{}", self.owner_column));
+        cols.join(", ")
+    }
+
+    fn scope_sql(&self, user_id: i64, params: &mut Vec<Sql>) -> String {
+        match self.scope {
+            Scope::Owner => {
+                params.push(Sql::Int(user_id));
+                format!("t.{} = ${}", self.owner_column, params.len())
+            }
+            Scope::All => "TRUE".into(),
+        }
+    }
+
+    fn render_row(&self, row: &Row) -> Result<Loaded, ApiError> {
+        let mut body = Map::new();
+        for (i, f) in self.fields.iter().enumerate() {
+            body.insert(f.name.to_owned(), f.render(row, i)?);
+        }
+        let id = body.get("id").and_then(Value::as_i64).unwrap_or_default();
+        Ok(Loaded {
+            id,
+            owner_id: row.opt_int(self.fields.len())?,
+            body: Value::Object(body),
+        })
+    }
+
+    /// One page plus the total, in one snapshot.
+    pub(crate) async fn list(
+        &self,
+        db: &Database,
+        user_id: i64,
+        filters: &[&ListFilter],
+        page: LimitOffset,
+    ) -> Result<(i64, Vec<Value>), ApiError> {
+        let named = (self.params)();
+        let mut where_params = Vec::new();
+        let mut conditions = vec![self.scope_sql(user_id, &mut where_params)];
+        for f in filters {
+            conditions.push(bind(f.sql, &named, &mut where_params));
+        }
+        let where_sql = conditions.join(" AND ");
+        let count = Statement::new(
+            format!("SELECT COUNT(*) FROM {} t WHERE {where_sql}", self.table),
+            where_params.clone(),
+        );
+        // The page query numbers its select-list parameters first, then the WHERE ones.
+        let mut params = Vec::new();
+        let cols = self.columns(&named, &mut params);
+        let mut rows_where = vec![self.scope_sql(user_id, &mut params)];
+        for f in filters {
+            rows_where.push(bind(f.sql, &named, &mut params));
+        }
+        params.push(Sql::Int(page.limit));
+        params.push(Sql::Int(page.offset));
+        let n = params.len();
+        let rows = Statement::new(
+            format!(
+                "SELECT {cols} FROM {} t WHERE {} ORDER BY t.id LIMIT ${} OFFSET ${}",
+                self.table,
+                rows_where.join(" AND "),
+                n - 1,
+                n
+            ),
+            params,
+        );
+        let mut results = db.read_batch(vec![count, rows]).await?.into_iter();
+        let count = results
+            .next()
+            .and_then(|r| r.into_iter().next())
+            .map(|r| r.int(0))
+            .transpose()?
+            .unwrap_or(0);
+        let rows = results.next().unwrap_or_default();
+        let objects = rows
+            .iter()
+            .map(|r| self.render_row(r).map(|l| l.body))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((count, objects))
+    }
+
+    /// The row with `id` if the user's scope reaches it.
+    pub(crate) async fn fetch(
+        &self,
+        db: &Database,
+        user_id: i64,
+        id: i64,
+    ) -> Result<Option<Loaded>, ApiError> {
+        let named = (self.params)();
+        let mut params = Vec::new();
+        let cols = self.columns(&named, &mut params);
+        params.push(Sql::Int(id));
+        let id_param = params.len();
+        let scope = self.scope_sql(user_id, &mut params);
+        let sql = format!(
+            "SELECT {cols} FROM {} t WHERE t.id = ${id_param} AND {scope}",
+            self.table
+        );
+        db.query_opt(sql, params)
+            .await?
+            .map(|row| self.render_row(&row))
+            .transpose()
+    }
+
+    /// DRF's serializer validation: every writable field in order, errors collected; then
+    /// referenced ids are checked against rows the user owns.
+    pub(crate) async fn validate(
+        &self,
+        db: &Database,
+        user_id: i64,
+        data: &Map<String, Value>,
+        partial: bool,
+        form: bool,
+    ) -> Result<Vec<(&'static str, Sql)>, ApiError> {
+        let mut errors = Errors::default();
+        let mut columns = Vec::new();
+        let mut references: Vec<(&Field, i64, String)> = Vec::new();
+        for f in self.fields.iter().filter(|f| f.writable()) {
+            let Some(value) = data.get(f.name) else {
+                if let Some(message) = field::missing(f, data, partial) {
+                    errors.add(f.name, message);
+                }
+                continue;
+            };
+            let column = f.column.unwrap_or(f.name);
+            match field::parse(f, value, form) {
+                Ok(Parsed::Value(v)) => columns.push((column, v)),
+                Ok(Parsed::Reference {
+                    id: Some(id),
+                    shown,
+                }) => references.push((f, id, shown)),
+                Ok(Parsed::Reference { id: None, shown }) => {
+                    errors.add(f.name, does_not_exist(&shown))
+                }
+                Err(messages) => errors.extend(f.name, messages),
+            }
+        }
+        if !references.is_empty() {
+            let stmts = references
+                .iter()
+                .map(|(f, id, _)| {
+                    let FieldKind::Related {
+                        table,
+                        owner_column,
+                    } = f.kind
+                    else {
+                        unreachable!("only related fields produce references")
+                    };
+                    Statement::new(
+                        format!("SELECT 1 FROM {table} WHERE id = $1 AND {owner_column} = $2"),
+                        vec![Sql::Int(*id), Sql::Int(user_id)],
+                    )
+                })
+                .collect();
+            let found = db.read_batch(stmts).await?;
+            for ((f, id, shown), rows) in references.iter().zip(found) {
+                if rows.is_empty() {
+                    errors.add(f.name, does_not_exist(shown));
+                } else {
+                    columns.push((f.column.unwrap_or(f.name), Sql::Int(*id)));
+                }
+            }
+        }
+        errors.into_result()?;
+        // Keep declaration order so the SQL text, and its prepared statement, is stable.
+        let order = |c: &str| self.fields.iter().position(|f| f.column == Some(c));
+        columns.sort_by_key(|(c, _)| order(c));
+        Ok(columns)
+    }
+
+    pub(crate) async fn insert(
+        &self,
+        db: &Database,
+        user_id: i64,
+        columns: Vec<(&'static str, Sql)>,
+    ) -> Result<i64, ApiError> {
+        let mut names = vec![self.owner_column];
+        let mut params = vec![Sql::Int(user_id)];
+        for f in &self.fields {
+            if let Some(c) = f.created_at {
+                names.push(c);
+                params.push(Sql::Int(now_micros()));
+            }
+        }
+        for (c, v) in columns {
+            names.push(c);
+            params.push(v);
+        }
+        let placeholders: Vec<String> = (1..=params.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES ({}) RETURNING id",
+            self.table,
+            names.join(", "),
+            placeholders.join(", ")
+        );
+        let row = db
+            .query_opt(sql, params)
+            .await?
+            .ok_or_else(|| ApiError::Internal("INSERT returned no id".into()))?;
+        Ok(row.int(0)?)
+    }
+
+    pub(crate) async fn update(
+        &self,
+        db: &Database,
+        id: i64,
+        columns: Vec<(&'static str, Sql)>,
+    ) -> Result<(), ApiError> {
+        if columns.is_empty() {
+            return Ok(());
+        }
+        let mut params = Vec::with_capacity(columns.len() + 1);
+        let sets: Vec<String> = columns
+            .into_iter()
+            .map(|(c, v)| {
+                params.push(v);
+                format!("{c} = ${}", params.len())
+            })
+            .collect();
+        params.push(Sql::Int(id));
+        let sql = format!(
+            "UPDATE {} SET {} WHERE id = ${}",
+            self.table,
+            sets.join(", "),
+            params.len()
+        );
+        db.execute(sql, params).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn delete(&self, db: &Database, id: i64) -> Result<(), ApiError> {
+        db.execute(
+            format!("DELETE FROM {} WHERE id = $1", self.table),
+            vec![Sql::Int(id)],
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+fn does_not_exist(shown: &str) -> String {
+    format!("Invalid pk \"{shown}\" - object does not exist.")
+}
