@@ -138,6 +138,15 @@ impl Database {
         }
     }
 
+    /// How many statements this handle has run (all clones share the count): tests use it
+    /// to prove there is no query per row.
+    pub fn statements_run(&self) -> u64 {
+        match self {
+            Database::Sqlite(db) => db.statements(),
+            Database::Postgres(db) => db.statements(),
+        }
+    }
+
     /// Runs a query and returns all rows.
     pub async fn query(
         &self,

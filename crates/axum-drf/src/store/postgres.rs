@@ -19,6 +19,7 @@ use super::{Migration, Row, Statement, StoreError, Value};
 pub struct PgDb {
     pool: Pool,
     config: tokio_postgres::Config,
+    statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// A `NOTIFY` received on a channel this process listens to.
@@ -46,10 +47,24 @@ impl PgDb {
             .max_size(16)
             .build()
             .map_err(|e| StoreError::Pool(e.to_string()))?;
-        let db = PgDb { pool, config };
+        let db = PgDb {
+            pool,
+            config,
+            statements: Default::default(),
+        };
         // Fail at start-up, not on the first request, when the server is unreachable.
         drop(db.client().await?);
         Ok(db)
+    }
+
+    /// Statements executed so far (for tests and metrics).
+    pub fn statements(&self) -> u64 {
+        self.statements.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn count(&self, n: usize) {
+        self.statements
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
@@ -60,11 +75,13 @@ impl PgDb {
     }
 
     pub(super) async fn query(&self, stmt: Statement) -> Result<Vec<Row>, StoreError> {
+        self.count(1);
         let client = self.client().await?;
         run_query(&client, &stmt).await
     }
 
     pub(super) async fn execute(&self, stmt: Statement) -> Result<u64, StoreError> {
+        self.count(1);
         let client = self.client().await?;
         let prepared = client.prepare_cached(&stmt.sql).await.map_err(map_err)?;
         client
@@ -77,6 +94,7 @@ impl PgDb {
         &self,
         stmts: Vec<Statement>,
     ) -> Result<Vec<Vec<Row>>, StoreError> {
+        self.count(stmts.len());
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(map_err)?;
         let mut out = Vec::with_capacity(stmts.len());
@@ -96,6 +114,7 @@ impl PgDb {
         &self,
         stmts: Vec<Statement>,
     ) -> Result<Vec<Vec<Row>>, StoreError> {
+        self.count(stmts.len());
         let client = self.client().await?;
         // Issued together, tokio-postgres pipelines them over the one connection.
         futures::future::try_join_all(stmts.iter().map(|s| run_query(&client, s))).await

@@ -18,6 +18,7 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 pub struct SqliteDb {
     jobs: flume::Sender<Job>,
     _workers: Arc<Workers>,
+    statements: Arc<std::sync::atomic::AtomicU64>,
 }
 
 struct Workers {
@@ -88,7 +89,18 @@ impl SqliteDb {
         Ok(SqliteDb {
             jobs: tx,
             _workers: Arc::new(Workers { handles }),
+            statements: Arc::default(),
         })
+    }
+
+    /// Statements executed so far (for tests and metrics).
+    pub fn statements(&self) -> u64 {
+        self.statements.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn count(&self, n: usize) {
+        self.statements
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
     }
 
     async fn run<T: Send + 'static>(
@@ -107,10 +119,12 @@ impl SqliteDb {
     }
 
     pub(super) async fn query(&self, stmt: Statement) -> Result<Vec<Row>, StoreError> {
+        self.count(1);
         self.run(move |conn| query_rows(conn, &stmt)).await
     }
 
     pub(super) async fn execute(&self, stmt: Statement) -> Result<u64, StoreError> {
+        self.count(1);
         self.run(move |conn| {
             let sql = sqlite_placeholders(&stmt.sql);
             let mut prepared = conn.prepare_cached(&sql).map_err(map_err)?;
@@ -126,6 +140,7 @@ impl SqliteDb {
         &self,
         stmts: Vec<Statement>,
     ) -> Result<Vec<Vec<Row>>, StoreError> {
+        self.count(stmts.len());
         self.run(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -144,6 +159,7 @@ impl SqliteDb {
         &self,
         stmts: Vec<Statement>,
     ) -> Result<Vec<Vec<Row>>, StoreError> {
+        self.count(stmts.len());
         self.run(move |conn| {
             // A deferred transaction gives all statements one consistent snapshot.
             let tx = conn.transaction().map_err(map_err)?;

@@ -188,3 +188,86 @@ impl Drop for TestApp {
         }
     }
 }
+
+/// A token-authenticated JSON client for one user.
+pub struct Api {
+    client: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl Api {
+    /// Registers and logs in `username` on `app`.
+    pub async fn user(app: &TestApp, username: &str) -> (Api, i64) {
+        let (id, token) = app.user_with_token(username).await;
+        (
+            Api {
+                client: reqwest::Client::new(),
+                base: app.base.clone(),
+                token: Some(token),
+            },
+            id,
+        )
+    }
+
+    /// An anonymous client.
+    pub fn anonymous(app: &TestApp) -> Api {
+        Api {
+            client: reqwest::Client::new(),
+            base: app.base.clone(),
+            token: None,
+        }
+    }
+
+    /// Sends a request with an optional JSON body; returns status and JSON (Null if none).
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = self.client.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = &self.token {
+            req = req.header("Authorization", format!("Token {t}"));
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.send(reqwest::Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.send(reqwest::Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, serde_json::Value) {
+        self.send(reqwest::Method::DELETE, path, None).await
+    }
+
+    /// The token this client sends.
+    pub fn token(&self) -> &str {
+        self.token.as_deref().unwrap_or_default()
+    }
+
+    /// Creates a row and returns its id.
+    pub async fn create(&self, path: &str, body: serde_json::Value) -> i64 {
+        let (status, json) = self.post(path, body).await;
+        assert_eq!(status, 201, "create {path}: {json}");
+        json["id"].as_i64().expect("id")
+    }
+}
