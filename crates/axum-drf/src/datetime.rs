@@ -167,7 +167,7 @@ fn django_regex(s: &str) -> Option<DateTime<FixedOffset>> {
         .expect("valid regex")
     });
     let c = re.captures(s)?;
-    let n = |i: usize| c.get(i).map(|m| m.as_str().parse::<u32>().ok()).flatten();
+    let n = |i: usize| c.get(i).and_then(|m| m.as_str().parse::<u32>().ok());
     let date = NaiveDate::from_ymd_opt(n(1)? as i32, n(2)?, n(3)?)?;
     let micros = c.get(7).map_or(Some(0), |m| {
         let mut f = m.as_str().to_owned();

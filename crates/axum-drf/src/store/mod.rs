@@ -99,8 +99,9 @@ pub enum Backend {
 pub enum Database {
     /// SQLite behind worker threads with cached prepared statements.
     Sqlite(SqliteDb),
-    /// PostgreSQL behind a connection pool with cached prepared statements.
-    Postgres(PgDb),
+    /// PostgreSQL behind a connection pool with cached prepared statements (boxed: its
+    /// handle is much larger than SQLite's, and `Database` is cloned per request).
+    Postgres(Box<PgDb>),
 }
 
 impl std::fmt::Debug for Database {
@@ -114,7 +115,7 @@ impl Database {
     /// `sqlite:PATH` or a bare path.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Database::Postgres(PgDb::connect(url).await?))
+            Ok(Database::Postgres(Box::new(PgDb::connect(url).await?)))
         } else {
             let path = url
                 .strip_prefix("sqlite://")
