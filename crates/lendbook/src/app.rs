@@ -100,6 +100,9 @@ pub fn build_state(config: Config, db: Database) -> Result<AppState, StartError>
     })
 }
 
+/// Total size of request headers accepted (gunicorn allows 8 KiB per field, ~100 fields).
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+
 /// The full router with its middleware.
 pub fn router(state: AppState) -> Router {
     let routes = accounts::routes().merge(lending::routes(&state.config.lending));
@@ -134,7 +137,11 @@ pub fn router(state: AppState) -> Router {
     let rewrite = axum::middleware::from_fn(move |req, next| {
         axum_drf::routing::format_suffix_layer(suffix_patterns.clone(), req, next)
     });
-    Router::new().fallback_service(tower::Layer::layer(&rewrite, inner))
+    let headers = axum::middleware::from_fn(|req, next| {
+        axum_drf::limits::header_limit(MAX_HEADER_BYTES, req, next)
+    });
+    let inner = tower::Layer::layer(&rewrite, inner);
+    Router::new().fallback_service(tower::Layer::layer(&headers, inner))
 }
 
 /// A bound, ready-to-run server.

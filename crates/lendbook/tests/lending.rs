@@ -24,11 +24,24 @@ async fn backdate(app: &TestApp, loan: i64, days: i64) {
 async fn old_unreturned_loans_are_overdue() {
     let app = TestApp::spawn().await;
     let (alice, _) = Api::user(&app, "alice").await;
-    let bob = alice.create("/api/v1/friends/", json!({"name": "Bob"})).await;
-    let carol = alice.create("/api/v1/friends/", json!({"name": "Carol"})).await;
-    let drill = alice.create("/api/v1/belongings/", json!({"name": "Drill"})).await;
-    let old = alice.create("/api/v1/borrowings/", json!({"what": drill, "to_who": bob})).await;
-    let fresh = alice.create("/api/v1/borrowings/", json!({"what": drill, "to_who": carol})).await;
+    let bob = alice
+        .create("/api/v1/friends/", json!({"name": "Bob"}))
+        .await;
+    let carol = alice
+        .create("/api/v1/friends/", json!({"name": "Carol"}))
+        .await;
+    let drill = alice
+        .create("/api/v1/belongings/", json!({"name": "Drill"}))
+        .await;
+    let old = alice
+        .create("/api/v1/borrowings/", json!({"what": drill, "to_who": bob}))
+        .await;
+    let fresh = alice
+        .create(
+            "/api/v1/borrowings/",
+            json!({"what": drill, "to_who": carol}),
+        )
+        .await;
     backdate(&app, old, 90).await;
     backdate(&app, fresh, 20).await;
 
@@ -42,7 +55,9 @@ async fn old_unreturned_loans_are_overdue() {
     let (_, missing) = alice.get("/api/v1/borrowings/?missing=1").await;
     assert_eq!(missing["count"], json!(2));
 
-    let (status, returned) = alice.post(&format!("/api/v1/borrowings/{old}/return/"), json!({})).await;
+    let (status, returned) = alice
+        .post(&format!("/api/v1/borrowings/{old}/return/"), json!({}))
+        .await;
     assert_eq!(status, 200);
     assert!(returned["returned"].is_string());
     let (_, b) = alice.get(&format!("/api/v1/friends/{bob}/")).await;
@@ -55,10 +70,16 @@ async fn old_unreturned_loans_are_overdue() {
 async fn listing_many_friends_costs_a_constant_number_of_queries() {
     let app = TestApp::spawn().await;
     let (alice, _) = Api::user(&app, "alice").await;
-    let drill = alice.create("/api/v1/belongings/", json!({"name": "Drill"})).await;
+    let drill = alice
+        .create("/api/v1/belongings/", json!({"name": "Drill"}))
+        .await;
     for i in 0..40 {
-        let f = alice.create("/api/v1/friends/", json!({"name": format!("F{i}")})).await;
-        let loan = alice.create("/api/v1/borrowings/", json!({"what": drill, "to_who": f})).await;
+        let f = alice
+            .create("/api/v1/friends/", json!({"name": format!("F{i}")}))
+            .await;
+        let loan = alice
+            .create("/api/v1/borrowings/", json!({"what": drill, "to_who": f}))
+            .await;
         if i % 3 == 0 {
             backdate(&app, loan, 100).await;
         }
@@ -112,11 +133,24 @@ async fn every_client_error_path_of_each_resource() {
     let (alice, _) = Api::user(&app, "alice").await;
     let (eve, _) = Api::user(&app, "eve").await;
     let anon = Api::anonymous(&app);
-    let friend = alice.create("/api/v1/friends/", json!({"name": "Bob"})).await;
-    let thing = alice.create("/api/v1/belongings/", json!({"name": "Drill"})).await;
-    let loan = alice.create("/api/v1/borrowings/", json!({"what": thing, "to_who": friend})).await;
-    let eve_friend = eve.create("/api/v1/friends/", json!({"name": "Mallory"})).await;
-    let eve_thing = eve.create("/api/v1/belongings/", json!({"name": "Saw"})).await;
+    let friend = alice
+        .create("/api/v1/friends/", json!({"name": "Bob"}))
+        .await;
+    let thing = alice
+        .create("/api/v1/belongings/", json!({"name": "Drill"}))
+        .await;
+    let loan = alice
+        .create(
+            "/api/v1/borrowings/",
+            json!({"what": thing, "to_who": friend}),
+        )
+        .await;
+    let eve_friend = eve
+        .create("/api/v1/friends/", json!({"name": "Mallory"}))
+        .await;
+    let eve_thing = eve
+        .create("/api/v1/belongings/", json!({"name": "Saw"}))
+        .await;
 
     for (base, id, model) in [
         ("/api/v1/friends/", friend, "Friend"),
@@ -130,17 +164,26 @@ async fn every_client_error_path_of_each_resource() {
         // 404: another user's object, on every method; unknown and non-numeric ids.
         let hidden = json!({"detail": format!("No {model} matches the given query.")});
         assert_eq!(eve.get(&detail).await, (404, hidden.clone()));
-        assert_eq!(eve.patch(&detail, json!({"name": "x"})).await, (404, hidden.clone()));
+        assert_eq!(
+            eve.patch(&detail, json!({"name": "x"})).await,
+            (404, hidden.clone())
+        );
         assert_eq!(eve.delete(&detail).await, (404, hidden.clone()));
         assert_eq!(alice.get(&format!("{base}999999/")).await, (404, hidden));
-        assert_eq!(alice.get(&format!("{base}x1/")).await, (404, json!({"detail": "Not found."})));
+        assert_eq!(
+            alice.get(&format!("{base}x1/")).await,
+            (404, json!({"detail": "Not found."}))
+        );
         // 405.
         assert_eq!(alice.put(base, json!({})).await.0, 405);
         assert_eq!(alice.post(&detail, json!({})).await.0, 405);
         // 400: not an object; malformed JSON; 415: wrong media type.
         assert_eq!(
             alice.post(base, json!([1])).await,
-            (400, json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]}))
+            (
+                400,
+                json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]})
+            )
         );
         let raw = reqwest::Client::new()
             .post(app.url(base))
@@ -155,12 +198,18 @@ async fn every_client_error_path_of_each_resource() {
         assert_eq!(alice.get(&detail).await.0, 200);
     }
     // 400: validation on each writable field.
-    assert_eq!(alice.post("/api/v1/friends/", json!({"name": ""})).await.0, 400);
+    assert_eq!(
+        alice.post("/api/v1/friends/", json!({"name": ""})).await.0,
+        400
+    );
     assert_eq!(alice.post("/api/v1/belongings/", json!({})).await.0, 400);
     // A loan can never point at someone else's friend or belonging, on create or update.
     let invalid = |id: i64| json!([format!("Invalid pk \"{id}\" - object does not exist.")]);
     let (status, body) = alice
-        .post("/api/v1/borrowings/", json!({"what": eve_thing, "to_who": eve_friend}))
+        .post(
+            "/api/v1/borrowings/",
+            json!({"what": eve_thing, "to_who": eve_friend}),
+        )
         .await;
     assert_eq!(status, 400);
     assert_eq!(body["what"], invalid(eve_thing));
@@ -173,17 +222,30 @@ async fn every_client_error_path_of_each_resource() {
         .await;
     assert_eq!((status, &body["what"]), (400, &invalid(eve_thing)));
     let (_, unchanged) = alice.get(&detail).await;
-    assert_eq!((unchanged["what"].as_i64(), unchanged["to_who"].as_i64()), (Some(thing), Some(friend)));
+    assert_eq!(
+        (unchanged["what"].as_i64(), unchanged["to_who"].as_i64()),
+        (Some(thing), Some(friend))
+    );
     // PUT needs every required field; PATCH does not.
     assert_eq!(alice.put(&detail, json!({"what": thing})).await.0, 400);
     assert_eq!(alice.patch(&detail, json!({"returned": null})).await.0, 200);
     // A client-sent owner is ignored.
-    let (_, created) = alice.post("/api/v1/friends/", json!({"name": "Z", "owner": 999})).await;
-    assert_eq!(eve.get(&format!("/api/v1/friends/{}/", created["id"])).await.0, 404);
+    let (_, created) = alice
+        .post("/api/v1/friends/", json!({"name": "Z", "owner": 999}))
+        .await;
+    assert_eq!(
+        eve.get(&format!("/api/v1/friends/{}/", created["id"]))
+            .await
+            .0,
+        404
+    );
     // The return action: twice is 400.
     let path = format!("/api/v1/borrowings/{loan}/return/");
     assert_eq!(alice.post(&path, json!({})).await.0, 200);
-    assert_eq!(alice.post(&path, json!({})).await, (400, json!({"detail": "Already returned."})));
+    assert_eq!(
+        alice.post(&path, json!({})).await,
+        (400, json!({"detail": "Already returned."}))
+    );
     assert_eq!(eve.post(&path, json!({})).await.0, 404);
 }
 
@@ -195,12 +257,25 @@ fn app_token(api: &Api) -> String {
 async fn deleting_a_friend_or_belonging_deletes_its_loans() {
     let app = TestApp::spawn().await;
     let (alice, _) = Api::user(&app, "alice").await;
-    let f = alice.create("/api/v1/friends/", json!({"name": "Bob"})).await;
-    let b = alice.create("/api/v1/belongings/", json!({"name": "Drill"})).await;
-    let b2 = alice.create("/api/v1/belongings/", json!({"name": "Saw"})).await;
-    alice.create("/api/v1/borrowings/", json!({"what": b, "to_who": f})).await;
-    alice.create("/api/v1/borrowings/", json!({"what": b2, "to_who": f})).await;
-    assert_eq!(alice.delete(&format!("/api/v1/belongings/{b}/")).await.0, 204);
+    let f = alice
+        .create("/api/v1/friends/", json!({"name": "Bob"}))
+        .await;
+    let b = alice
+        .create("/api/v1/belongings/", json!({"name": "Drill"}))
+        .await;
+    let b2 = alice
+        .create("/api/v1/belongings/", json!({"name": "Saw"}))
+        .await;
+    alice
+        .create("/api/v1/borrowings/", json!({"what": b, "to_who": f}))
+        .await;
+    alice
+        .create("/api/v1/borrowings/", json!({"what": b2, "to_who": f}))
+        .await;
+    assert_eq!(
+        alice.delete(&format!("/api/v1/belongings/{b}/")).await.0,
+        204
+    );
     assert_eq!(alice.get("/api/v1/borrowings/").await.1["count"], json!(1));
     assert_eq!(alice.delete(&format!("/api/v1/friends/{f}/")).await.0, 204);
     assert_eq!(alice.get("/api/v1/borrowings/").await.1["count"], json!(0));
