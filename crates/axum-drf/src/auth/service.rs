@@ -95,6 +95,9 @@ struct Inner {
     hashing: Semaphore,
 }
 
+/// How often a SQLite server applies invalidations written by other processes.
+pub const SQLITE_POLL: Duration = Duration::from_millis(200);
+
 /// Session cookie name (Django's default).
 pub const SESSION_COOKIE: &str = "sessionid";
 /// CSRF cookie name (Django's default).
@@ -353,17 +356,36 @@ impl AuthService {
     }
 
     async fn broadcast(&self, payload: String) {
-        if let Err(e) = self.inner.db.notify(INVALIDATION_CHANNEL, payload).await {
+        let sent = match self.inner.db.backend() {
+            crate::store::Backend::Postgres => {
+                self.inner.db.notify(INVALIDATION_CHANNEL, payload).await
+            }
+            // Other processes on the same file (the CLI, a second server) read the log.
+            crate::store::Backend::Sqlite => self
+                .inner
+                .db
+                .execute(
+                    "INSERT INTO auth_invalidation (payload, created) VALUES ($1, $2)",
+                    vec![payload.into(), now_micros().into()],
+                )
+                .await
+                .map(drop),
+        };
+        if let Err(e) = sent {
             // Other instances may now hold a stale entry: they cannot be told, so the
             // failure must be loud. Their listener reconnect empties their caches.
             tracing::error!(error = %e, "could not broadcast credential invalidation");
         }
     }
 
-    /// On PostgreSQL, subscribes to invalidations from other instances and keeps the cache
-    /// on only while subscribed. Returns immediately; a no-op on SQLite.
+    /// Keeps the cache in step with changes made by other processes. PostgreSQL: a
+    /// `LISTEN` subscription, immediate, with the cache on only while subscribed. SQLite: the
+    /// `auth_invalidation` log written by other processes on the same file (e.g. the CLI's
+    /// `changepassword`) is applied every [`SQLITE_POLL`]; changes made through this
+    /// server's own API apply at once. Returns immediately.
     pub fn spawn_invalidation_listener(&self) {
         let crate::store::Database::Postgres(pg) = &self.inner.db else {
+            self.spawn_sqlite_log_poller();
             return;
         };
         if self.inner.config.cache_capacity == 0 {
@@ -389,6 +411,79 @@ impl AuthService {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         });
+    }
+
+    fn spawn_sqlite_log_poller(&self) {
+        if self.inner.config.cache_capacity == 0 {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut last_seen: Option<i64> = None;
+            let mut interval = tokio::time::interval(SQLITE_POLL);
+            for tick in 0u64.. {
+                interval.tick().await;
+                // Every ~10 minutes the log is trimmed; pollers are never that far behind.
+                if tick % 3000 == 2999 {
+                    if let Err(e) = this.prune_invalidation_log().await {
+                        tracing::warn!(error = %e, "cannot prune the invalidation log");
+                    }
+                }
+                let polled = match last_seen {
+                    None => this
+                        .inner
+                        .db
+                        .query("SELECT COALESCE(MAX(seq), 0), '' FROM auth_invalidation", vec![])
+                        .await,
+                    Some(seen) => this
+                        .inner
+                        .db
+                        .query(
+                            "SELECT seq, payload FROM auth_invalidation WHERE seq > $1 ORDER BY seq",
+                            vec![seen.into()],
+                        )
+                        .await,
+                };
+                match polled {
+                    Ok(rows) => {
+                        for row in &rows {
+                            if last_seen.is_some() {
+                                if let Ok(payload) = row.text(1) {
+                                    this.inner.cache.apply_message(&payload);
+                                }
+                            }
+                            if let Ok(seq) = row.int(0) {
+                                last_seen = Some(last_seen.map_or(seq, |s| s.max(seq)));
+                            }
+                        }
+                        if last_seen.is_none() {
+                            last_seen = Some(0);
+                        }
+                    }
+                    Err(e) => {
+                        // Unknown state: trust nothing cached until the log is readable.
+                        this.inner.cache.set_enabled(false);
+                        tracing::warn!(error = %e, "cannot read the invalidation log; cache off");
+                        continue;
+                    }
+                }
+                this.inner.cache.set_enabled(true);
+            }
+        });
+    }
+
+    /// Deletes invalidation log entries older than an hour (no process polls that slowly).
+    pub async fn prune_invalidation_log(&self) -> Result<(), ApiError> {
+        if self.inner.db.backend() == crate::store::Backend::Sqlite {
+            self.inner
+                .db
+                .execute(
+                    "DELETE FROM auth_invalidation WHERE created < $1",
+                    vec![(now_micros() - 3_600_000_000).into()],
+                )
+                .await?;
+        }
+        Ok(())
     }
 
     /// DRF's authentication step: Token first, then Session (with CSRF on unsafe methods).
