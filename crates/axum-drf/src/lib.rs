@@ -5,6 +5,8 @@
 //! DRF-shaped errors and parsers, and a storage layer that runs the same SQL on SQLite and
 //! PostgreSQL. It knows nothing about any particular application.
 
+#![warn(missing_docs)]
+
 pub mod auth;
 pub mod cookies;
 pub mod datetime;
