@@ -4,6 +4,44 @@
 //! session authentication with Django-compatible CSRF, composable permission classes,
 //! DRF-shaped errors and parsers, and a storage layer that runs the same SQL on SQLite and
 //! PostgreSQL. It knows nothing about any particular application.
+//!
+//! ```no_run
+//! use axum::http::StatusCode;
+//! use axum_drf::auth::{schema, AuthConfig, AuthService};
+//! use axum_drf::permissions::{AllowAny, IsAuthenticated, Perm};
+//! use axum_drf::resource::{Field, Resource, ResourceRouter};
+//! use axum_drf::store::Database;
+//! use axum_drf::{json, ApiError, ApiRequest, ApiState, View};
+//!
+//! #[derive(Clone)]
+//! struct State { auth: AuthService }
+//! impl ApiState for State {
+//!     fn auth(&self) -> &AuthService { &self.auth }
+//! }
+//!
+//! async fn hello(_: State, req: ApiRequest) -> Result<axum::response::Response, ApiError> {
+//!     let user = req.user()?; // the view requires authentication by default
+//!     Ok(json(StatusCode::OK, &serde_json::json!({ "hello": user.username })))
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let db = Database::connect("sqlite://app.sqlite3").await?;
+//! db.migrate(schema::MIGRATIONS).await?;
+//! let auth = AuthService::new(db, AuthConfig { secret: b"change me".to_vec(), ..AuthConfig::default() });
+//! let notes = Resource::new("notes", "Note", "app.note", "app_note")
+//!     .field(Field::id())
+//!     .field(Field::char("text", "t.text", 500))
+//!     .permission(Perm::new(IsAuthenticated));
+//! let routes = ResourceRouter::new("/api")
+//!     .register(notes)
+//!     .into_routes()
+//!     .route("/hello/", View::new("Hello").get(hello).into_route())
+//!     .route("/open/", View::new("Open").permission(AllowAny).get(hello).into_route());
+//! let app = routes.into_router().with_state(State { auth });
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(()) }
+//! ```
 
 #![warn(missing_docs)]
 
