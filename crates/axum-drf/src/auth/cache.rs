@@ -76,8 +76,10 @@ impl AuthCache {
         }
     }
 
-    /// Applies an invalidation message from another instance (`user:<id>` or `key:<hash>`).
+    /// Applies an invalidation message from another instance (`user:<id>` or `key:<hash>`,
+    /// optionally followed by `#<nonce>`).
     pub fn apply_message(&self, payload: &str) {
+        let payload = payload.split_once('#').map_or(payload, |(p, _)| p);
         if let Some(id) = payload.strip_prefix("user:").and_then(|s| s.parse().ok()) {
             self.invalidate_user(id);
         } else if let Some(hash) = payload.strip_prefix("key:") {
@@ -85,6 +87,11 @@ impl AuthCache {
         } else {
             self.entries.invalidate_all();
         }
+    }
+
+    /// Whether the cache is in use.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled.load(Ordering::Acquire)
     }
 
     /// Turns caching on or off; turning it off empties it, so nothing stale survives a
@@ -134,7 +141,7 @@ mod tests {
         c.invalidate_user(1);
         assert!(c.get("a").is_none() && c.get("b").is_none());
         assert!(c.get("c").is_some());
-        c.apply_message("key:c");
+        c.apply_message("key:c#123");
         assert!(c.get("c").is_none());
         c.insert("d".into(), cred(3));
         c.set_enabled(false);

@@ -93,7 +93,17 @@ struct Inner {
     config: AuthConfig,
     cache: AuthCache,
     hashing: Semaphore,
+    // Every notification this instance's listener has applied, so a writer can wait until
+    // its own invalidation has made the round trip through PostgreSQL.
+    applied: tokio::sync::broadcast::Sender<String>,
+    // Whether this process's own listener is up (and so receives acknowledgements).
+    listening: std::sync::atomic::AtomicBool,
 }
+
+/// Channel on which instances acknowledge applied invalidations (PostgreSQL).
+pub const ACK_CHANNEL: &str = "axum_drf_auth_ack";
+/// Longest a writer waits for every instance's acknowledgement.
+const ACK_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How often a SQLite server applies invalidations written by other processes.
 pub const SQLITE_POLL: Duration = Duration::from_millis(200);
@@ -129,6 +139,8 @@ impl AuthService {
                 cache,
                 hashing,
                 config,
+                applied: tokio::sync::broadcast::channel(256).0,
+                listening: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -357,9 +369,7 @@ impl AuthService {
 
     async fn broadcast(&self, payload: String) {
         let sent = match self.inner.db.backend() {
-            crate::store::Backend::Postgres => {
-                self.inner.db.notify(INVALIDATION_CHANNEL, payload).await
-            }
+            crate::store::Backend::Postgres => self.broadcast_and_wait(payload).await,
             // Other processes on the same file (the CLI, a second server) read the log.
             crate::store::Backend::Sqlite => self
                 .inner
@@ -376,6 +386,66 @@ impl AuthService {
             // failure must be loud. Their listener reconnect empties their caches.
             tracing::error!(error = %e, "could not broadcast credential invalidation");
         }
+    }
+
+    /// PostgreSQL: every running instance acknowledges each invalidation after applying
+    /// it; the writer waits for as many acknowledgements as there are listening instances
+    /// (bounded), so when a logout's response leaves, no instance still trusts the
+    /// credential. An instance whose listener is down has its cache off.
+    async fn broadcast_and_wait(&self, payload: String) -> Result<(), StoreError> {
+        let crate::store::Database::Postgres(pg) = &self.inner.db else {
+            return Ok(());
+        };
+        let nonce = format!("{payload}#{:016x}", rand::random::<u64>());
+        let listeners = pg.count_listeners().await.unwrap_or(0);
+        if listeners == 0 {
+            return pg.notify_channel(INVALIDATION_CHANNEL, nonce).await;
+        }
+        // A process without its own listener (the CLI) subscribes to acknowledgements just
+        // for this wait, under a name writers do not count.
+        let mut own = None;
+        if !self
+            .inner
+            .listening
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            own = Some(
+                pg.listen(&[ACK_CHANNEL], crate::store::ACK_WAITER_APPLICATION_NAME)
+                    .await?,
+            );
+        }
+        let mut acks = self.inner.applied.subscribe();
+        pg.notify_channel(INVALIDATION_CHANNEL, nonce.clone())
+            .await?;
+        let wait = async {
+            let mut seen = 0;
+            loop {
+                let ack = match own.as_mut() {
+                    Some(listener) => match listener.recv().await {
+                        Some(note) => note.payload,
+                        None => break,
+                    },
+                    None => match acks.recv().await {
+                        Ok(ack) => ack,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(_) => break,
+                    },
+                };
+                if ack == nonce {
+                    seen += 1;
+                    if seen >= listeners {
+                        break;
+                    }
+                }
+            }
+        };
+        if tokio::time::timeout(ACK_TIMEOUT, wait).await.is_err() {
+            tracing::warn!(
+                listeners,
+                "not every instance acknowledged an invalidation in time"
+            );
+        }
+        Ok(())
     }
 
     /// Keeps the cache in step with changes made by other processes. PostgreSQL: a
@@ -395,12 +465,34 @@ impl AuthService {
         let this = self.clone();
         tokio::spawn(async move {
             loop {
-                match pg.listen(INVALIDATION_CHANNEL).await {
+                let listening = pg
+                    .listen(
+                        &[INVALIDATION_CHANNEL, ACK_CHANNEL],
+                        crate::store::LISTENER_APPLICATION_NAME,
+                    )
+                    .await;
+                match listening {
                     Ok(mut listener) => {
                         this.inner.cache.set_enabled(true);
+                        this.inner
+                            .listening
+                            .store(true, std::sync::atomic::Ordering::Release);
                         while let Some(note) = listener.recv().await {
+                            if note.channel == ACK_CHANNEL {
+                                let _ = this.inner.applied.send(note.payload);
+                                continue;
+                            }
                             this.inner.cache.apply_message(&note.payload);
+                            let pg = pg.clone();
+                            tokio::spawn(async move {
+                                if let Err(e) = pg.notify_channel(ACK_CHANNEL, note.payload).await {
+                                    tracing::warn!(error = %e, "cannot acknowledge an invalidation");
+                                }
+                            });
                         }
+                        this.inner
+                            .listening
+                            .store(false, std::sync::atomic::Ordering::Release);
                         this.inner.cache.set_enabled(false);
                     }
                     Err(e) => {
@@ -509,6 +601,7 @@ impl AuthService {
 
     async fn authenticate_token(&self, key: &str) -> Result<Identity, ApiError> {
         let key_hash = hash_secret(key);
+        self.let_invalidations_land().await;
         let user = match self.inner.cache.get(&key_hash) {
             Some(hit) => hit.user,
             None => {
@@ -540,8 +633,17 @@ impl AuthService {
         })
     }
 
+    /// On PostgreSQL, gives an already-woken listener task the chance to apply pending
+    /// invalidations before the cache is trusted (a scheduler hop, no I/O).
+    async fn let_invalidations_land(&self) {
+        if self.inner.db.backend() == crate::store::Backend::Postgres {
+            tokio::task::yield_now().await;
+        }
+    }
+
     async fn session_user(&self, key_hash: &str) -> Result<Option<Arc<User>>, StoreError> {
         let now = now_micros();
+        self.let_invalidations_land().await;
         if let Some(hit) = self.inner.cache.get(key_hash) {
             if hit.expire_at > now {
                 return Ok(hit.user.is_active.then_some(hit.user));

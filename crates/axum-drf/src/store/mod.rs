@@ -20,7 +20,9 @@ mod value;
 
 use std::borrow::Cow;
 
-pub use postgres::{PgDb, PgListener, PgNotification};
+pub use postgres::{
+    PgDb, PgListener, PgNotification, ACK_WAITER_APPLICATION_NAME, LISTENER_APPLICATION_NAME,
+};
 pub use sqlite::SqliteDb;
 pub use value::{Row, Value};
 

@@ -171,8 +171,15 @@ impl PgDb {
     /// Opens a dedicated connection that `LISTEN`s on `channel`. The listener's `recv`
     /// returns `None` once the connection is lost, so the caller can react (e.g. drop caches
     /// that the notifications keep fresh) and listen again.
-    pub async fn listen(&self, channel: &str) -> Result<PgListener, StoreError> {
-        let (client, mut connection) = self.config.connect(NoTls).await.map_err(map_err)?;
+    pub async fn listen(
+        &self,
+        channels: &[&str],
+        application_name: &str,
+    ) -> Result<PgListener, StoreError> {
+        // Named, so writers can count the listening instances (see `count_listeners`).
+        let mut config = self.config.clone();
+        config.application_name(application_name);
+        let (client, mut connection) = config.connect(NoTls).await.map_err(map_err)?;
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
@@ -195,13 +202,43 @@ impl PgDb {
                 }
             }
         });
-        // Channel names cannot be bound as parameters; quote it as an identifier.
-        let quoted = format!("LISTEN \"{}\"", channel.replace('"', "\"\""));
-        client.batch_execute(&quoted).await.map_err(map_err)?;
+        // Channel names cannot be bound as parameters; quote them as identifiers.
+        let listen: String = channels
+            .iter()
+            .map(|c| format!("LISTEN \"{}\";", c.replace('"', "\"\"")))
+            .collect();
+        client.batch_execute(&listen).await.map_err(map_err)?;
         Ok(PgListener {
             rx,
             _client: client,
         })
+    }
+}
+
+/// `application_name` of the instances' invalidation listeners (counted by writers).
+pub const LISTENER_APPLICATION_NAME: &str = "axum_drf_listener";
+/// `application_name` of short-lived listeners that only wait for acknowledgements.
+pub const ACK_WAITER_APPLICATION_NAME: &str = "axum_drf_ack_waiter";
+
+impl PgDb {
+    /// How many listener connections (one per running instance) this database has now.
+    pub async fn count_listeners(&self) -> Result<i64, StoreError> {
+        self.count(1);
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT COUNT(*) FROM pg_stat_activity \
+                 WHERE application_name = $1 AND datname = current_database()",
+                &[&LISTENER_APPLICATION_NAME],
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(row.get::<_, i64>(0))
+    }
+
+    /// `NOTIFY` on any channel.
+    pub async fn notify_channel(&self, channel: &str, payload: String) -> Result<(), StoreError> {
+        self.notify(channel, payload).await
     }
 }
 
