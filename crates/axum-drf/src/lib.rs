@@ -10,6 +10,7 @@ pub mod cookies;
 pub mod datetime;
 pub mod error;
 pub mod fields;
+pub mod mail;
 pub mod pagination;
 pub mod parsers;
 pub mod permissions;
