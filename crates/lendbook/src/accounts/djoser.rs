@@ -3,10 +3,10 @@
 
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum_drf::auth::user::{is_valid_username, normalize_email, normalize_username};
+use axum_drf::auth::user::normalize_email;
 use axum_drf::auth::validators::{validate_password, UserAttributes};
 use axum_drf::auth::{NewUser, User};
-use axum_drf::fields::{is_valid_email, max_length_message, CharField, Errors};
+use axum_drf::fields::{CharField, Errors};
 use axum_drf::pagination::LimitOffset;
 use axum_drf::permissions::AllowAny;
 use axum_drf::routing::Routes;
@@ -16,12 +16,9 @@ use serde_json::{json, Value};
 
 use super::emails::{self, Kind};
 use super::seed::BAD_CREDENTIALS;
+use super::validation::{self, USERNAME_TAKEN};
 use super::{links, users};
 use crate::app::AppState;
-
-const USERNAME_TAKEN: &str = "A user with that username already exists.";
-const USERNAME_INVALID: &str =
-    "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.";
 
 pub fn routes() -> Routes<AppState> {
     let token_login = || {
@@ -193,43 +190,8 @@ async fn create_user(state: AppState, req: ApiRequest) -> Result<Response, ApiEr
     let data = req.object_data()?;
     let mut errors = Errors::default();
 
-    let username = errors
-        .take("username", CharField::new().validate(&data, "username"))
-        .flatten();
-    if let Some(name) = &username {
-        let mut messages = Vec::new();
-        if !is_valid_username(name) {
-            messages.push(USERNAME_INVALID.to_owned());
-        }
-        if name.chars().count() > 150 {
-            messages.push(max_length_message(150));
-        }
-        if messages.is_empty() && state.auth.users().by_username(name).await?.is_some() {
-            messages.push(USERNAME_TAKEN.to_owned());
-        }
-        errors.extend("username", messages);
-    }
-
-    let email = errors
-        .take(
-            "email",
-            CharField::new()
-                .required(false)
-                .allow_blank(true)
-                .validate(&data, "email"),
-        )
-        .flatten()
-        .unwrap_or_default();
-    if !email.is_empty() {
-        let mut messages = Vec::new();
-        if email.chars().count() > 254 {
-            messages.push(max_length_message(254));
-        }
-        if !is_valid_email(&email) {
-            messages.push("Enter a valid email address.".to_owned());
-        }
-        errors.extend("email", messages);
-    }
+    let username = validation::username(&state, &data, "username", &mut errors).await?;
+    let email = validation::optional_email(&data, &mut errors).unwrap_or_default();
 
     let password = errors
         .take("password", CharField::new().validate(&data, "password"))
@@ -251,7 +213,8 @@ async fn create_user(state: AppState, req: ApiRequest) -> Result<Response, ApiEr
     }
 
     let new = NewUser {
-        username: normalize_username(&username),
+        // Already NFKC-normalised by the field.
+        username,
         email: normalize_email(&email),
         password_hash: state.auth.hash_password(&password).await?,
         // djoser's SEND_ACTIVATION_EMAIL: inactive until the emailed link is followed.

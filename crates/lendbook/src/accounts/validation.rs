@@ -56,14 +56,9 @@ pub async fn username(
 /// `User.email` as a model serializer field: optional, may be blank, 254 characters, Django's
 /// `EmailValidator`. `Some("")` clears it; `None`: absent or invalid.
 pub fn optional_email(data: &Map<String, Value>, errors: &mut Errors) -> Option<String> {
+    let field = CharField::new().required(false).allow_blank(true);
     let email = errors
-        .take(
-            "email",
-            CharField::new()
-                .required(false)
-                .allow_blank(true)
-                .validate(data, "email"),
-        )
+        .take("email", email_messages(field.validate(data, "email")))
         .flatten()?;
     if email.is_empty() {
         return Some(email);
@@ -83,10 +78,30 @@ pub fn optional_email(data: &Map<String, Value>, errors: &mut Errors) -> Option<
     }
 }
 
+/// DRF's `EmailField` overrides the `invalid` message its `CharField` base uses for values
+/// that are not strings.
+fn email_messages<T>(result: Result<T, Vec<String>>) -> Result<T, Vec<String>> {
+    result.map_err(|messages| {
+        messages
+            .into_iter()
+            .map(|m| {
+                if m == "Not a valid string." {
+                    INVALID_EMAIL.to_owned()
+                } else {
+                    m
+                }
+            })
+            .collect()
+    })
+}
+
 /// DRF's `serializers.EmailField()`: required, not blank, a valid address.
 pub fn required_email(data: &Map<String, Value>, errors: &mut Errors) -> Option<String> {
     let email = errors
-        .take("email", CharField::new().validate(data, "email"))
+        .take(
+            "email",
+            email_messages(CharField::new().validate(data, "email")),
+        )
         .flatten()?;
     if is_valid_email(&email) {
         Some(email)
