@@ -24,7 +24,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -213,23 +214,39 @@ fn build(email: &Email) -> Result<Message, MailError> {
             .map_err(|_| MailError::Address(s.to_owned()))
     };
     let mut builder = Message::builder()
+        .message_id(None)
         .from(mailbox(&email.from)?)
         .subject(email.subject.clone());
     for to in &email.to {
         builder = builder.to(mailbox(to)?);
     }
     let result = match &email.html {
-        Some(html) => builder.multipart(MultiPart::alternative_plain_html(
-            email.text.clone(),
-            html.clone(),
-        )),
-        None => builder.singlepart(
-            SinglePart::builder()
-                .header(ContentType::TEXT_PLAIN)
-                .body(email.text.clone()),
+        Some(html) => builder.multipart(
+            MultiPart::alternative()
+                .singlepart(part(ContentType::TEXT_PLAIN, &email.text))
+                .singlepart(part(ContentType::TEXT_HTML, html)),
         ),
+        None => builder.singlepart(part(ContentType::TEXT_PLAIN, &email.text)),
     };
     result.map_err(|e| MailError::Build(e.to_string()))
+}
+
+/// A text part. ASCII text with lines of at most 998 characters goes as plain `7bit`
+/// (RFC 5322's limit), so long links stay on one line, unwrapped, for the reader of an
+/// `.eml` file as for a mail client; anything else gets lettre's choice of encoding.
+fn part(content_type: ContentType, text: &str) -> SinglePart {
+    let crlf = text.replace("\r\n", "\n").replace('\n', "\r\n");
+    let plain = crlf.is_ascii()
+        && !crlf.contains('\0')
+        && crlf
+            .split("\r\n")
+            .all(|line| line.len() <= 998 && !line.contains('\r'));
+    let body = if plain {
+        Body::dangerous_pre_encoded(crlf.into_bytes(), ContentTransferEncoding::SevenBit)
+    } else {
+        Body::new(text.to_owned())
+    };
+    SinglePart::builder().header(content_type).body(body)
 }
 
 async fn write_file(dir: &Path, bytes: &[u8]) -> Result<PathBuf, MailError> {
@@ -264,6 +281,29 @@ mod tests {
             !format!("{:?}", SmtpSettings::from_url("smtp://u:secret@h").unwrap())
                 .contains("secret")
         );
+    }
+
+    #[test]
+    fn long_ascii_lines_stay_whole_and_unicode_is_encoded() {
+        let link = format!("https://example.com/#/reset/{}", "x".repeat(200));
+        let email = Email {
+            from: "a@example.com".into(),
+            to: vec!["b@example.com".into()],
+            subject: "s".into(),
+            text: format!("Go to:\n{link}\n"),
+            html: Some(format!("<a href=\"{link}\">{link}</a>")),
+        };
+        let out = String::from_utf8(build(&email).unwrap().formatted()).unwrap();
+        assert!(out.contains(&format!("Go to:\r\n{link}\r\n")), "{out}");
+        assert!(out.contains("Content-Transfer-Encoding: 7bit"));
+        assert!(out.contains("Message-ID: <"));
+        let email = Email {
+            text: "Grüße".into(),
+            html: None,
+            ..email
+        };
+        let out = String::from_utf8(build(&email).unwrap().formatted()).unwrap();
+        assert!(!out.contains("Grüße"));
     }
 
     #[test]
