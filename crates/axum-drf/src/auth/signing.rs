@@ -225,10 +225,12 @@ impl UsedLinks {
     /// seconds), to run in the same transaction as the change the link authorises: a second
     /// concurrent use fails that transaction with [`StoreError::UniqueViolation`].
     pub fn consume(&self, token: &str, user_id: i64, expire_at: i64) -> Vec<Statement> {
+        // Stored in microseconds, like every timestamp in the schema.
+        let expire_at = expire_at.saturating_mul(1_000_000);
         vec![
             Statement::new(
                 "DELETE FROM auth_used_link WHERE expire_at < $1",
-                vec![now_secs().into()],
+                vec![now_micros().into()],
             ),
             Statement::new(
                 "INSERT INTO auth_used_link (digest, user_id, expire_at) VALUES ($1, $2, $3)",
@@ -324,6 +326,44 @@ mod tests {
         for bad in ["", "-", "abc", "zz-", "1-xyz", "!!-00"] {
             assert_eq!(s.check_at("reset", &u, bad, 10, 1005), LinkCheck::Invalid);
         }
+    }
+
+    #[tokio::test]
+    async fn a_token_is_consumed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
+            .await
+            .unwrap();
+        db.migrate(crate::auth::schema::MIGRATIONS).await.unwrap();
+        let users = crate::auth::Users::new(db.clone());
+        let user = users
+            .create(&crate::auth::NewUser {
+                username: "u".into(),
+                password_hash: "h".into(),
+                is_active: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let used = UsedLinks::new(db.clone());
+        assert!(!used.is_used("t-1").await.unwrap());
+        let far = now_secs() + 3600;
+        db.transaction(used.consume("t-1", user.id, far))
+            .await
+            .unwrap();
+        assert!(used.is_used("t-1").await.unwrap());
+        let again = db.transaction(used.consume("t-1", user.id, far)).await;
+        assert!(matches!(again, Err(StoreError::UniqueViolation(_))));
+        // Expired records are swept by the next consumption; deleting the user drops theirs.
+        db.transaction(used.consume("t-2", user.id, 0))
+            .await
+            .unwrap();
+        db.transaction(used.consume("t-3", user.id, far))
+            .await
+            .unwrap();
+        assert!(!used.is_used("t-2").await.unwrap());
+        users.delete(user.id).await.unwrap();
+        assert!(!used.is_used("t-3").await.unwrap());
     }
 
     #[test]
