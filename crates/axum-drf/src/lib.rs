@@ -51,6 +51,7 @@ pub mod datetime;
 pub mod error;
 pub mod fields;
 pub mod limits;
+pub mod mail;
 pub mod pagination;
 pub mod parsers;
 pub mod permissions;

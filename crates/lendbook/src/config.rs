@@ -26,6 +26,10 @@ pub struct Config {
     pub auth: AuthSettings,
     /// The lending app's settings.
     pub lending: LendingSettings,
+    /// Outgoing email.
+    pub email: EmailSettings,
+    /// djoser's account flows (activation, reset links).
+    pub accounts: AccountsSettings,
 }
 
 /// `[auth]` section.
@@ -69,6 +73,8 @@ impl Default for Config {
             log: "info".into(),
             auth: AuthSettings::default(),
             lending: LendingSettings::default(),
+            email: EmailSettings::default(),
+            accounts: AccountsSettings::default(),
         }
     }
 }
@@ -91,6 +97,94 @@ impl Default for AuthSettings {
 impl Default for LendingSettings {
     fn default() -> Self {
         LendingSettings { overdue_months: 2 }
+    }
+}
+
+/// `[email]` section: like Django's email backends, SMTP when `smtp_url` is set, else every
+/// message is written as an `.eml` file into `file_dir`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmailSettings {
+    /// `smtp://[user[:password]@]host[:port]`; plain SMTP only (checked at load).
+    #[serde(deserialize_with = "smtp_url")]
+    pub smtp_url: Option<String>,
+    /// File backend directory (default: `mail/` beside the SQLite database, or in the working
+    /// directory for PostgreSQL).
+    pub file_dir: Option<PathBuf>,
+    /// `From:` of every message (Django's `DEFAULT_FROM_EMAIL`).
+    pub from_email: String,
+    /// SMTP connect/command timeout in seconds.
+    pub timeout_secs: u64,
+}
+
+/// `[accounts]` section: djoser's settings for the email flows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountsSettings {
+    /// New users are inactive until they follow the emailed activation link (djoser's
+    /// `SEND_ACTIVATION_EMAIL`; off, as in the reference).
+    pub send_activation_email: bool,
+    /// Scheme and host the frontend links start with. Links never use the request's `Host`
+    /// header, so a forged header cannot redirect a reset link.
+    pub site_url: String,
+    /// Site name in email texts.
+    pub site_name: String,
+    /// Path after `site_url/` of the password reset page; `{uid}` and `{token}` are filled in.
+    pub password_reset_confirm_url: String,
+    /// Same for the username reset page.
+    pub username_reset_confirm_url: String,
+    /// Same for the activation page.
+    pub activation_url: String,
+    /// Lifetime of password and username reset links, seconds.
+    pub password_reset_timeout_secs: i64,
+    /// Lifetime of activation links, seconds.
+    pub activation_timeout_secs: i64,
+}
+
+impl Default for EmailSettings {
+    fn default() -> Self {
+        EmailSettings {
+            smtp_url: None,
+            file_dir: None,
+            from_email: "webmaster@localhost".into(),
+            timeout_secs: 30,
+        }
+    }
+}
+
+impl Default for AccountsSettings {
+    fn default() -> Self {
+        AccountsSettings {
+            send_activation_email: false,
+            site_url: "http://localhost:8000".into(),
+            site_name: "lendbook".into(),
+            password_reset_confirm_url: "#/password/reset/confirm/{uid}/{token}".into(),
+            username_reset_confirm_url: "#/username/reset/confirm/{uid}/{token}".into(),
+            activation_url: "#/activate/{uid}/{token}".into(),
+            password_reset_timeout_secs: 3600,
+            activation_timeout_secs: 3 * 24 * 3600,
+        }
+    }
+}
+
+fn smtp_url<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let url = Option::<String>::deserialize(d)?.filter(|u| !u.trim().is_empty());
+    if let Some(u) = &url {
+        axum_drf::mail::SmtpSettings::from_url(u).map_err(serde::de::Error::custom)?;
+    }
+    Ok(url)
+}
+
+impl Config {
+    /// Where the file email backend writes.
+    pub fn mail_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.email.file_dir {
+            return dir.clone();
+        }
+        match self.sqlite_path() {
+            Some(db) => db.with_file_name("mail"),
+            None => PathBuf::from("mail"),
+        }
     }
 }
 

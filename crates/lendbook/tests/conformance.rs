@@ -13,13 +13,7 @@ use support::TestApp;
 
 /// Cases that need work not landed yet. A case listed here that passes fails the test, so
 /// the list shrinks as work lands and stays honest.
-const EXPECTED_TO_FAIL: &[&str] = &[
-    "set_password_flow",
-    "staff_user_admin",
-    "users_list_and_detail",
-    "users_me",
-    "users_me_delete",
-];
+const EXPECTED_TO_FAIL: &[&str] = &[];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn recorded_drf_cases() {

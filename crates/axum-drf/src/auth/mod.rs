@@ -10,6 +10,7 @@ pub mod csrf;
 pub mod password;
 pub mod schema;
 pub mod service;
+pub mod signing;
 pub mod token;
 pub mod user;
 pub mod validators;

@@ -1,4 +1,4 @@
-//! The framework's tables: users, tokens, sessions.
+//! The framework's tables: users, tokens, sessions, consumed link tokens.
 
 use crate::store::Migration;
 
@@ -72,5 +72,27 @@ pub const MIGRATIONS: &[Migration] = &[
             );
         ",
         postgres: "SELECT 1;",
+    },
+    // Consumed one-time link tokens (see `signing::UsedLinks`): digests only, swept on expiry.
+    Migration {
+        name: "axum_drf_0003_used_links",
+        sqlite: "
+        CREATE TABLE auth_used_link (
+            digest TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES auth_user(id) ON DELETE CASCADE,
+            expire_at INTEGER NOT NULL
+        );
+        CREATE INDEX auth_used_link_expire_at ON auth_used_link(expire_at);
+        CREATE INDEX auth_used_link_user_id ON auth_used_link(user_id);
+    ",
+        postgres: "
+        CREATE TABLE auth_used_link (
+            digest TEXT PRIMARY KEY,
+            user_id BIGINT NOT NULL REFERENCES auth_user(id) ON DELETE CASCADE,
+            expire_at BIGINT NOT NULL
+        );
+        CREATE INDEX auth_used_link_expire_at ON auth_used_link(expire_at);
+        CREATE INDEX auth_used_link_user_id ON auth_used_link(user_id);
+    ",
     },
 ];

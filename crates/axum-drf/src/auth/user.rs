@@ -101,6 +101,11 @@ impl User {
             token_generation: row.int(11)?,
         })
     }
+
+    /// Django's `has_usable_password`: unusable passwords are stored starting with `!`.
+    pub fn has_usable_password(&self) -> bool {
+        !self.password.is_empty() && !self.password.starts_with('!')
+    }
 }
 
 /// What a new account starts with; the password must already be hashed.
@@ -205,6 +210,65 @@ impl Users {
             )
             .await?;
         Ok(())
+    }
+
+    /// The users with this email (case-insensitive, as Django's password reset form matches)
+    /// and active flag, oldest first.
+    pub async fn by_email(&self, email: &str, is_active: bool) -> Result<Vec<User>, StoreError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM auth_user WHERE LOWER(email) = LOWER($1) AND is_active = $2 ORDER BY id"
+        );
+        self.db
+            .query(SQL, vec![email.into(), is_active.into()])
+            .await?
+            .iter()
+            .map(User::from_row)
+            .collect()
+    }
+
+    /// Replaces the email address (stored as given: Django normalises only at creation).
+    pub async fn set_email(&self, id: i64, email: &str) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "UPDATE auth_user SET email = $1 WHERE id = $2",
+                vec![email.into(), Value::Int(id)],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Renames a user; a taken name is [`StoreError::UniqueViolation`].
+    pub async fn set_username(&self, id: i64, username: &str) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "UPDATE auth_user SET username = $1 WHERE id = $2",
+                vec![username.into(), Value::Int(id)],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Sets the active flag alone.
+    pub async fn set_active(&self, id: i64, is_active: bool) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "UPDATE auth_user SET is_active = $1 WHERE id = $2",
+                vec![is_active.into(), Value::Int(id)],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes a user; their tokens, sessions and everything else referencing them with
+    /// `ON DELETE CASCADE` go too. Returns whether a row was deleted.
+    pub async fn delete(&self, id: i64) -> Result<bool, StoreError> {
+        let n = self
+            .db
+            .execute("DELETE FROM auth_user WHERE id = $1", vec![Value::Int(id)])
+            .await?;
+        Ok(n > 0)
     }
 
     /// Sets the staff / superuser / active flags.

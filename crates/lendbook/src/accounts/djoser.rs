@@ -1,11 +1,12 @@
-//! djoser's endpoints under `/api/auth/`: token login/logout, registration, `users/me/`.
+//! djoser's endpoints under `/api/auth/`: the route table, token login/logout, registration
+//! and the user list. One-user views are in `users`, emailed-link flows in `links`.
 
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum_drf::auth::user::{is_valid_username, normalize_email, normalize_username};
+use axum_drf::auth::user::normalize_email;
 use axum_drf::auth::validators::{validate_password, UserAttributes};
 use axum_drf::auth::{NewUser, User};
-use axum_drf::fields::{is_valid_email, max_length_message, CharField, Errors};
+use axum_drf::fields::{CharField, Errors};
 use axum_drf::pagination::LimitOffset;
 use axum_drf::permissions::AllowAny;
 use axum_drf::routing::Routes;
@@ -13,12 +14,11 @@ use axum_drf::store::{StoreError, Value as Sql};
 use axum_drf::{json, ApiError, ApiRequest, View};
 use serde_json::{json, Value};
 
+use super::emails::{self, Kind};
 use super::seed::BAD_CREDENTIALS;
+use super::validation::{self, USERNAME_TAKEN};
+use super::{links, users};
 use crate::app::AppState;
-
-const USERNAME_TAKEN: &str = "A user with that username already exists.";
-const USERNAME_INVALID: &str =
-    "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.";
 
 pub fn routes() -> Routes<AppState> {
     let token_login = || {
@@ -47,17 +47,110 @@ pub fn routes() -> Routes<AppState> {
         .route("/api/auth/token/login", token_login())
         .route("/api/auth/token/logout/", token_logout())
         .route("/api/auth/token/logout", token_logout())
+        .route("/api/auth/", api_root())
         .route(
             "/api/auth/users/",
             View::new("User List")
+                .action_metadata(Method::POST, user_metadata())
                 .get(list_users)
                 .on_with(Method::POST, AllowAny, create_user)
                 .into_route(),
         )
         .route(
             "/api/auth/users/me/",
-            View::new("User Instance").get(me).into_route(),
+            // DRF names an extra action after its function; the reference's OPTIONS here
+            // fails (djoser's `get_object` swap misses metadata), so ours shows what it meant.
+            View::new("Me")
+                .action_metadata(Method::PUT, user_metadata())
+                .get(users::me)
+                .on(Method::PUT, users::me_update)
+                .on(Method::PATCH, users::me_update)
+                .on(Method::DELETE, users::me_destroy)
+                .into_route(),
         )
+        .route("/api/auth/users/{id}/", users::detail_route())
+        .route(
+            "/api/auth/users/set_password/",
+            action("Set password", false, users::set_password),
+        )
+        .route(
+            "/api/auth/users/set_username/",
+            action("Set username", false, users::set_username),
+        )
+        .route(
+            "/api/auth/users/reset_password/",
+            action("Reset password", true, links::reset_password),
+        )
+        .route(
+            "/api/auth/users/reset_password_confirm/",
+            action(
+                "Reset password confirm",
+                true,
+                links::reset_password_confirm,
+            ),
+        )
+        .route(
+            "/api/auth/users/reset_username/",
+            action("Reset username", true, links::reset_username),
+        )
+        .route(
+            "/api/auth/users/reset_username_confirm/",
+            action(
+                "Reset username confirm",
+                true,
+                links::reset_username_confirm,
+            ),
+        )
+        .route(
+            "/api/auth/users/activation/",
+            action("Activation", true, links::activation),
+        )
+        .route(
+            "/api/auth/users/resend_activation/",
+            action("Resend activation", true, links::resend_activation),
+        )
+}
+
+/// A POST-only djoser action. OPTIONS (and any other method) needs an authenticated user
+/// even where POST is open to all, because DRF checks the viewset's default permission
+/// (`CurrentUserOrAdmin`) for them; and its metadata shows `UserSerializer`'s fields, as
+/// djoser's `get_serializer_class` falls back to it for `metadata`.
+fn action<F, Fut>(name: &str, open: bool, handler: F) -> axum::routing::MethodRouter<AppState>
+where
+    F: Fn(AppState, ApiRequest) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Response, ApiError>> + Send + 'static,
+{
+    let view = View::new(name).action_metadata(Method::POST, user_metadata());
+    let view = if open {
+        view.on_with(Method::POST, AllowAny, handler)
+    } else {
+        view.post(handler)
+    };
+    view.into_route()
+}
+
+/// DRF's `DefaultRouter` root for djoser's router: `{"users": ".../api/auth/users/"}`.
+fn api_root() -> axum::routing::MethodRouter<AppState> {
+    View::new("Api Root")
+        .description("The default basic root view for DefaultRouter")
+        .get(|_: AppState, req: ApiRequest| async move {
+            let link = match &req.format_suffix {
+                Some(f) => format!("{}/api/auth/users.{f}", req.origin(false)),
+                None => format!("{}/api/auth/users/", req.origin(false)),
+            };
+            Ok(json(StatusCode::OK, &json!({ "users": link })))
+        })
+        .into_route()
+}
+
+/// OPTIONS field metadata of djoser's `UserSerializer`.
+pub fn user_metadata() -> Value {
+    json!({
+        "email": {"type": "email", "required": false, "read_only": false, "label": "Email address", "max_length": 254},
+        "id": {"type": "integer", "required": false, "read_only": true, "label": "ID"},
+        "username": {"type": "string", "required": false, "read_only": true, "label": "Username",
+                     "help_text": "Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only."}
+    })
 }
 
 /// djoser's `UserSerializer` output.
@@ -97,43 +190,8 @@ async fn create_user(state: AppState, req: ApiRequest) -> Result<Response, ApiEr
     let data = req.object_data()?;
     let mut errors = Errors::default();
 
-    let username = errors
-        .take("username", CharField::new().validate(&data, "username"))
-        .flatten();
-    if let Some(name) = &username {
-        let mut messages = Vec::new();
-        if !is_valid_username(name) {
-            messages.push(USERNAME_INVALID.to_owned());
-        }
-        if name.chars().count() > 150 {
-            messages.push(max_length_message(150));
-        }
-        if messages.is_empty() && state.auth.users().by_username(name).await?.is_some() {
-            messages.push(USERNAME_TAKEN.to_owned());
-        }
-        errors.extend("username", messages);
-    }
-
-    let email = errors
-        .take(
-            "email",
-            CharField::new()
-                .required(false)
-                .allow_blank(true)
-                .validate(&data, "email"),
-        )
-        .flatten()
-        .unwrap_or_default();
-    if !email.is_empty() {
-        let mut messages = Vec::new();
-        if email.chars().count() > 254 {
-            messages.push(max_length_message(254));
-        }
-        if !is_valid_email(&email) {
-            messages.push("Enter a valid email address.".to_owned());
-        }
-        errors.extend("email", messages);
-    }
+    let username = validation::username(&state, &data, "username", &mut errors).await?;
+    let email = validation::optional_email(&data, &mut errors).unwrap_or_default();
 
     let password = errors
         .take("password", CharField::new().validate(&data, "password"))
@@ -155,10 +213,12 @@ async fn create_user(state: AppState, req: ApiRequest) -> Result<Response, ApiEr
     }
 
     let new = NewUser {
-        username: normalize_username(&username),
+        // Already NFKC-normalised by the field.
+        username,
         email: normalize_email(&email),
         password_hash: state.auth.hash_password(&password).await?,
-        is_active: true,
+        // djoser's SEND_ACTIVATION_EMAIL: inactive until the emailed link is followed.
+        is_active: !state.config.accounts.send_activation_email,
         ..NewUser::default()
     };
     let user = match state.auth.users().create(&new).await {
@@ -168,6 +228,9 @@ async fn create_user(state: AppState, req: ApiRequest) -> Result<Response, ApiEr
         }
         Err(e) => return Err(e.into()),
     };
+    if !user.is_active {
+        emails::spawn_send(&state, Kind::Activation, user.clone());
+    }
     Ok(json(StatusCode::CREATED, &user_json(&user)))
 }
 
@@ -209,9 +272,4 @@ async fn list_users(state: AppState, req: ApiRequest) -> Result<Response, ApiErr
     };
     let results = rows.iter().map(user_json).collect();
     Ok(json(StatusCode::OK, &page.page(&req, count, results)))
-}
-
-/// `GET /api/auth/users/me/`.
-async fn me(_: AppState, req: ApiRequest) -> Result<Response, ApiError> {
-    Ok(json(StatusCode::OK, &user_json(req.user()?)))
 }

@@ -2,8 +2,12 @@
 //! `/api/private/`) and djoser's endpoints under `/api/auth/`.
 
 mod djoser;
+mod emails;
+mod links;
 mod seed;
 mod session_cookies;
+mod users;
+mod validation;
 
 use axum_drf::routing::Routes;
 

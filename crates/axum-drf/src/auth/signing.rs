@@ -1,0 +1,375 @@
+//! One-time links for email flows (password reset, activation, username reset): Django's
+//! `PasswordResetTokenGenerator` idea, made stricter.
+//!
+//! A link carries `uid` (the user id, base64url like Django's `urlsafe_base64_encode`) and a
+//! `token` of the form `<issued, base36 seconds>-<HMAC>`. The HMAC is keyed by the server
+//! secret and covers the purpose, the user id, the issue time and the user's current
+//! password hash, last login, username and email, so
+//!
+//! * a token made for one purpose is worthless for another (djoser shares one generator),
+//! * changing the password (or logging in, or changing the email) kills every outstanding
+//!   link of that user at once, with no table to clean,
+//! * a token older than the caller's `max_age` is refused,
+//!
+//! and [`UsedLinks`] records each consumed token until it would have expired anyway, so a
+//! token whose HMAC is still valid (activation changes none of the bound fields) works once.
+//!
+//! ```
+//! use axum_drf::auth::signing::{decode_uid, encode_uid, LinkCheck, LinkSigner};
+//! # let user = axum_drf::auth::User {
+//! #     id: 7, username: "alice".into(), email: "a@example.com".into(), first_name: String::new(),
+//! #     last_name: String::new(), is_active: true, is_staff: false, is_superuser: false,
+//! #     last_login: None, date_joined: 0, password: "$argon2id$...".into(), token_generation: 0,
+//! # };
+//! assert_eq!(encode_uid(7), "Nw");
+//! assert_eq!(decode_uid("Nw"), Some(7));
+//!
+//! let signer = LinkSigner::new(b"server secret");
+//! let token = signer.make_at("password_reset", &user, 1_700_000_000);
+//! let check = |purpose, now| signer.check_at(purpose, &user, &token, 3600, now);
+//! assert_eq!(check("password_reset", 1_700_000_100), LinkCheck::Valid);
+//! assert_eq!(check("password_reset", 1_700_003_600), LinkCheck::Expired);
+//! assert_eq!(check("activation", 1_700_000_100), LinkCheck::Invalid);
+//!
+//! let changed = axum_drf::auth::User { password: "$argon2id$other".into(), ..user.clone() };
+//! assert_eq!(signer.check_at("password_reset", &changed, &token, 3600, 1_700_000_100), LinkCheck::Invalid);
+//! ```
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::user::User;
+use crate::store::{now_micros, Database, Statement, StoreError};
+
+/// Django's `urlsafe_base64_encode(force_bytes(pk))`: base64url of the decimal id, unpadded.
+pub fn encode_uid(id: i64) -> String {
+    URL_SAFE_NO_PAD.encode(id.to_string())
+}
+
+/// Inverse of [`encode_uid`]; `None` for anything that is not base64url of a decimal id.
+/// Padding is accepted, as Django's `urlsafe_base64_decode` accepts it.
+///
+/// ```
+/// use axum_drf::auth::signing::decode_uid;
+/// assert_eq!(decode_uid("MTI="), Some(12));
+/// assert_eq!(decode_uid("eHg"), None); // "xx"
+/// assert_eq!(decode_uid("!!"), None);
+/// ```
+pub fn decode_uid(uid: &str) -> Option<i64> {
+    let bytes = URL_SAFE_NO_PAD.decode(uid.trim_end_matches('=')).ok()?;
+    let text = std::str::from_utf8(&bytes).ok()?;
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// The verdict on a presented token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkCheck {
+    /// Signed by us, for this purpose and user state, and young enough.
+    Valid,
+    /// Correctly signed for this user state but older than `max_age`.
+    Expired,
+    /// Malformed, forged, for another purpose, or the user changed since it was issued.
+    Invalid,
+}
+
+/// Makes and checks link tokens; cheap to clone.
+#[derive(Clone)]
+pub struct LinkSigner {
+    key: Vec<u8>,
+}
+
+impl std::fmt::Debug for LinkSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LinkSigner(<redacted>)")
+    }
+}
+
+/// Hex characters of the MAC kept in a token (128 bits).
+const MAC_HEX_LEN: usize = 32;
+
+impl LinkSigner {
+    /// A signer keyed by the server secret.
+    pub fn new(secret: &[u8]) -> Self {
+        // A key of its own, so a link MAC can never be confused with an API token derivation.
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
+        mac.update(b"axum-drf link key v1");
+        LinkSigner {
+            key: mac.finalize().into_bytes().to_vec(),
+        }
+    }
+
+    /// A token for `user` and `purpose`, issued now.
+    pub fn make(&self, purpose: &str, user: &User) -> String {
+        self.make_at(purpose, user, now_secs())
+    }
+
+    /// A token issued at `issued` (Unix seconds).
+    pub fn make_at(&self, purpose: &str, user: &User, issued: i64) -> String {
+        let issued = issued.max(0);
+        format!("{}-{}", to_base36(issued), self.mac(purpose, user, issued))
+    }
+
+    /// Checks `token` against `user`'s current state; `max_age` in seconds (0: every token
+    /// is expired).
+    pub fn check(&self, purpose: &str, user: &User, token: &str, max_age: i64) -> LinkCheck {
+        self.check_at(purpose, user, token, max_age, now_secs())
+    }
+
+    /// [`LinkSigner::check`] at time `now` (Unix seconds).
+    pub fn check_at(
+        &self,
+        purpose: &str,
+        user: &User,
+        token: &str,
+        max_age: i64,
+        now: i64,
+    ) -> LinkCheck {
+        let Some((ts, mac)) = token.split_once('-') else {
+            return LinkCheck::Invalid;
+        };
+        let Some(issued) = from_base36(ts) else {
+            return LinkCheck::Invalid;
+        };
+        let expected = self.mac(purpose, user, issued);
+        if mac.len() != expected.len() || !bool::from(mac.as_bytes().ct_eq(expected.as_bytes())) {
+            return LinkCheck::Invalid;
+        }
+        // Only a genuine token gets here, so `issued` is one we wrote.
+        if now.saturating_sub(issued) >= max_age || issued > now.saturating_add(60) {
+            return LinkCheck::Expired;
+        }
+        LinkCheck::Valid
+    }
+
+    fn mac(&self, purpose: &str, user: &User, issued: i64) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        // Length-prefixed fields: no two different states can serialise alike.
+        for part in [
+            purpose.as_bytes(),
+            &user.id.to_be_bytes(),
+            &issued.to_be_bytes(),
+            user.password.as_bytes(),
+            &user.last_login.unwrap_or(-1).to_be_bytes(),
+            user.username.as_bytes(),
+            user.email.as_bytes(),
+        ] {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
+        let digest = mac.finalize().into_bytes();
+        let mut text = hex::encode(digest);
+        text.truncate(MAC_HEX_LEN);
+        text
+    }
+}
+
+fn now_secs() -> i64 {
+    now_micros() / 1_000_000
+}
+
+fn to_base36(mut n: i64) -> String {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    if n <= 0 {
+        return "0".into();
+    }
+    let mut out = Vec::new();
+    while n > 0 {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+fn from_base36(s: &str) -> Option<i64> {
+    if s.is_empty() || s.len() > 12 || !s.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return None;
+    }
+    i64::from_str_radix(&s.to_ascii_lowercase(), 36).ok()
+}
+
+/// The record of consumed link tokens (table `auth_used_link`), so each works once.
+///
+/// Rows keep the SHA-256 of the token, never the token, and are swept once the token would
+/// have expired anyway.
+#[derive(Clone, Debug)]
+pub struct UsedLinks {
+    db: Database,
+}
+
+impl UsedLinks {
+    /// The record in `db`.
+    pub fn new(db: Database) -> Self {
+        UsedLinks { db }
+    }
+
+    /// Whether `token` was consumed already.
+    pub async fn is_used(&self, token: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .db
+            .query_opt(
+                "SELECT 1 FROM auth_used_link WHERE digest = $1",
+                vec![digest(token).into()],
+            )
+            .await?
+            .is_some())
+    }
+
+    /// Statements that mark `token` of `user_id` used (valid until `expire_at`, Unix
+    /// seconds), to run in the same transaction as the change the link authorises: a second
+    /// concurrent use fails that transaction with [`StoreError::UniqueViolation`].
+    pub fn consume(&self, token: &str, user_id: i64, expire_at: i64) -> Vec<Statement> {
+        // Stored in microseconds, like every timestamp in the schema.
+        let expire_at = expire_at.saturating_mul(1_000_000);
+        vec![
+            Statement::new(
+                "DELETE FROM auth_used_link WHERE expire_at < $1",
+                vec![now_micros().into()],
+            ),
+            Statement::new(
+                "INSERT INTO auth_used_link (digest, user_id, expire_at) VALUES ($1, $2, $3)",
+                vec![digest(token).into(), user_id.into(), expire_at.into()],
+            ),
+        ]
+    }
+}
+
+fn digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The issue time (Unix seconds) written in a token, for computing when its record in
+/// [`UsedLinks`] can go; `None` if malformed.
+pub fn issued_at(token: &str) -> Option<i64> {
+    from_base36(token.split_once('-')?.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user() -> User {
+        User {
+            id: 42,
+            username: "bob".into(),
+            email: "bob@example.com".into(),
+            first_name: String::new(),
+            last_name: String::new(),
+            is_active: true,
+            is_staff: false,
+            is_superuser: false,
+            last_login: Some(1),
+            date_joined: 0,
+            password: "hash".into(),
+            token_generation: 0,
+        }
+    }
+
+    #[test]
+    fn uid_round_trip_matches_django() {
+        // Django: urlsafe_base64_encode(b"1") == "MQ", b"42" == "NDI".
+        assert_eq!(encode_uid(1), "MQ");
+        assert_eq!(encode_uid(42), "NDI");
+        assert_eq!(decode_uid("NDI"), Some(42));
+        assert_eq!(decode_uid(""), None);
+        assert_eq!(decode_uid("LTE"), None); // "-1"
+    }
+
+    #[test]
+    fn tokens_bind_state_purpose_and_time() {
+        let s = LinkSigner::new(b"k");
+        let u = user();
+        let t = s.make_at("reset", &u, 1000);
+        assert_eq!(s.check_at("reset", &u, &t, 10, 1005), LinkCheck::Valid);
+        assert_eq!(s.check_at("reset", &u, &t, 10, 1010), LinkCheck::Expired);
+        assert_eq!(s.check_at("reset", &u, &t, 0, 1000), LinkCheck::Expired);
+        assert_eq!(issued_at(&t), Some(1000));
+        for changed in [
+            User {
+                last_login: Some(2),
+                ..u.clone()
+            },
+            User {
+                email: "x@example.com".into(),
+                ..u.clone()
+            },
+            User {
+                username: "bobby".into(),
+                ..u.clone()
+            },
+            User {
+                id: 43,
+                ..u.clone()
+            },
+        ] {
+            assert_eq!(
+                s.check_at("reset", &changed, &t, 10, 1005),
+                LinkCheck::Invalid
+            );
+        }
+        assert_eq!(
+            LinkSigner::new(b"other").check_at("reset", &u, &t, 10, 1005),
+            LinkCheck::Invalid
+        );
+        // Tampering with the time invalidates the MAC.
+        let forged = format!("{}{}", to_base36(1004), &t[t.find('-').unwrap()..]);
+        assert_eq!(
+            s.check_at("reset", &u, &forged, 10, 1005),
+            LinkCheck::Invalid
+        );
+        for bad in ["", "-", "abc", "zz-", "1-xyz", "!!-00"] {
+            assert_eq!(s.check_at("reset", &u, bad, 10, 1005), LinkCheck::Invalid);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_is_consumed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
+            .await
+            .unwrap();
+        db.migrate(crate::auth::schema::MIGRATIONS).await.unwrap();
+        let users = crate::auth::Users::new(db.clone());
+        let user = users
+            .create(&crate::auth::NewUser {
+                username: "u".into(),
+                password_hash: "h".into(),
+                is_active: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let used = UsedLinks::new(db.clone());
+        assert!(!used.is_used("t-1").await.unwrap());
+        let far = now_secs() + 3600;
+        db.transaction(used.consume("t-1", user.id, far))
+            .await
+            .unwrap();
+        assert!(used.is_used("t-1").await.unwrap());
+        let again = db.transaction(used.consume("t-1", user.id, far)).await;
+        assert!(matches!(again, Err(StoreError::UniqueViolation(_))));
+        // Expired records are swept by the next consumption; deleting the user drops theirs.
+        db.transaction(used.consume("t-2", user.id, 0))
+            .await
+            .unwrap();
+        db.transaction(used.consume("t-3", user.id, far))
+            .await
+            .unwrap();
+        assert!(!used.is_used("t-2").await.unwrap());
+        users.delete(user.id).await.unwrap();
+        assert!(!used.is_used("t-3").await.unwrap());
+    }
+
+    #[test]
+    fn base36() {
+        for n in [0, 1, 35, 36, 1_700_000_000] {
+            assert_eq!(from_base36(&to_base36(n)), Some(n));
+        }
+    }
+}
