@@ -8,7 +8,7 @@
 //! ```no_run
 //! use axum::http::StatusCode;
 //! use axum_drf::auth::{schema, AuthConfig, AuthService};
-//! use axum_drf::permissions::{AllowAny, IsAuthenticated, Perm};
+//! use axum_drf::permissions::{AllowAny, IsAuthenticated, Model, Perm};
 //! use axum_drf::resource::{Field, Resource, ResourceRouter};
 //! use axum_drf::store::Database;
 //! use axum_drf::{json, ApiError, ApiRequest, ApiState, View};
@@ -28,7 +28,7 @@
 //! let db = Database::connect("sqlite://app.sqlite3").await?;
 //! db.migrate(schema::MIGRATIONS).await?;
 //! let auth = AuthService::new(db, AuthConfig { secret: b"change me".to_vec(), ..AuthConfig::default() });
-//! let notes = Resource::new("notes", "Note", "app.note", "app_note")
+//! let notes = Resource::new("notes", Model::new("app", "Note"), "app_note")
 //!     .field(Field::id())
 //!     .field(Field::char("text", "t.text", 500))
 //!     .permission(Perm::new(IsAuthenticated));

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::auth::{Identity, User};
 use crate::error::ApiError;
+use crate::permissions::PermSet;
 
 /// An authenticated, permission-checked request, handed to view handlers.
 #[derive(Debug, Clone)]
@@ -26,6 +27,10 @@ pub struct ApiRequest {
     pub params: Vec<(String, String)>,
     /// The URL format suffix the request came with (`/friends.json` -> `json`).
     pub format_suffix: Option<String>,
+    /// The user's model permissions when the view's policy needed them, loaded once by the
+    /// view-level check and reused by the object-level one
+    /// ([`check_object_permissions`](crate::permissions::check_object_permissions)).
+    pub perms: Option<Arc<PermSet>>,
 }
 
 impl ApiRequest {
@@ -51,6 +56,7 @@ impl ApiRequest {
     ///     method: axum::http::Method::POST, uri: "/".parse().unwrap(), headers,
     ///     body: bytes::Bytes::from_static(b"[1]"), identity: Identity::anonymous(), params: vec![],
     ///     format_suffix: None,
+    ///     perms: None,
     /// };
     /// let err = req.object_data().unwrap_err();
     /// assert_eq!(err.to_string(), r#"validation failed: {"non_field_errors":["Invalid data. Expected a dictionary, but got list."]}"#);

@@ -5,7 +5,9 @@
 //!   -> view permission (401/403) -> method (405, HEAD = GET, OPTIONS = metadata) -> handler
 //! ```
 //! Every response carries DRF's `Allow` and `Vary: Accept` headers. A view is secure by
-//! default: it requires an authenticated user unless it says otherwise.
+//! default: without a policy of its own it uses the state's
+//! [`default_permission`](ApiState::default_permission) (DRF's
+//! `DEFAULT_PERMISSION_CLASSES`), and without that it requires an authenticated user.
 //!
 //! ```
 //! use axum::response::Response;
@@ -42,7 +44,10 @@ use crate::auth::service::RequestHead;
 use crate::auth::AuthService;
 use crate::error::{json_response, ApiError};
 use crate::parsers::{self, NegotiationError};
-use crate::permissions::{denied, Access, IsAuthenticated, Perm, Permission};
+use crate::permissions::{
+    check_permissions, load_model_perms, Access, IsAuthenticated, Model, Needs, Perm, PermSet,
+    Permission,
+};
 use crate::request::ApiRequest;
 use crate::routing::FormatSuffix;
 
@@ -53,6 +58,11 @@ pub trait ApiState: Clone + Send + Sync + 'static {
     /// Largest accepted request body in bytes (413 above it).
     fn body_limit(&self) -> usize {
         1024 * 1024
+    }
+    /// The policy of views that set none (DRF's `DEFAULT_PERMISSION_CLASSES`); `None`:
+    /// `IsAuthenticated`.
+    fn default_permission(&self) -> Option<&Perm> {
+        None
     }
 }
 
@@ -78,7 +88,9 @@ pub const DEFAULT_RENDERS: &[&str] = &["application/json", "text/html"];
 pub struct View<S> {
     name: String,
     description: String,
-    permission: Perm,
+    // `None`: the state's default policy, read per request.
+    permission: Option<Perm>,
+    model: Option<Model>,
     routes: Vec<Route<S>>,
     renders: &'static [&'static str],
     parses: &'static [&'static str],
@@ -97,12 +109,14 @@ const METHOD_ORDER: [Method; 7] = [
 ];
 
 impl<S: ApiState> View<S> {
-    /// A view named `name` (shown by OPTIONS), requiring authentication until told otherwise.
+    /// A view named `name` (shown by OPTIONS), under the default policy until told
+    /// otherwise.
     pub fn new(name: impl Into<String>) -> Self {
         View {
             name: name.into(),
             description: String::new(),
-            permission: Perm::new(IsAuthenticated),
+            permission: None,
+            model: None,
             routes: Vec::new(),
             renders: DEFAULT_RENDERS,
             parses: DEFAULT_PARSES,
@@ -112,7 +126,25 @@ impl<S: ApiState> View<S> {
 
     /// Sets the view's permission policy.
     pub fn permission(mut self, permission: impl Permission) -> Self {
-        self.permission = Perm::new(permission);
+        self.permission = Some(Perm::new(permission));
+        self
+    }
+
+    /// Declares the model the view works on (DRF's `queryset.model`), which
+    /// model-permission classes need:
+    ///
+    /// ```
+    /// # use axum_drf::{auth::AuthService, view::{ApiState, View}};
+    /// # #[derive(Clone)] struct State { auth: AuthService }
+    /// # impl ApiState for State { fn auth(&self) -> &AuthService { &self.auth } }
+    /// use axum_drf::permissions::{DjangoModelPermissions, Model};
+    /// let view: View<State> = View::new("Friend List")
+    ///     .model(Model::new("lending", "Friend"))
+    ///     .permission(DjangoModelPermissions::new());
+    /// # let _ = view;
+    /// ```
+    pub fn model(mut self, model: Model) -> Self {
+        self.model = Some(model);
         self
     }
 
@@ -281,19 +313,19 @@ impl<S: ApiState> View<S> {
             .await?;
 
         let route = self.route(&parts.method);
-        let permission = route
-            .and_then(|r| r.permission.as_ref())
-            .unwrap_or(&self.permission);
-        let access = Access {
-            method: &parts.method,
-            identity: &identity,
-        };
-        permission
-            .check(&access)
-            .map_err(|m| denied(&identity, m.as_deref(), auth.challenge()))?;
+        let permission = self.permission_for(&state, &parts.method);
+        let perms = check_permissions(
+            auth.db(),
+            &permission,
+            &parts.method,
+            &identity,
+            self.model.as_ref(),
+            auth.challenge(),
+        )
+        .await?;
 
         if parts.method == Method::OPTIONS {
-            return Ok(self.metadata(&identity));
+            return self.metadata(&state, &identity, perms).await;
         }
         let Some(route) = route else {
             return Err(ApiError::MethodNotAllowed(parts.method));
@@ -306,11 +338,36 @@ impl<S: ApiState> View<S> {
             identity,
             params,
             format_suffix,
+            perms,
         };
         (route.handler)(state, request).await
     }
 
-    fn metadata(&self, identity: &crate::auth::Identity) -> Response {
+    /// The policy for `method`: the route's own, else the view's, else the state's default,
+    /// else `IsAuthenticated`.
+    fn permission_for(&self, state: &S, method: &Method) -> Perm {
+        self.route(method)
+            .and_then(|r| r.permission.as_ref())
+            .or(self.permission.as_ref())
+            .or_else(|| state.default_permission())
+            .cloned()
+            .unwrap_or_else(|| Perm::new(IsAuthenticated))
+    }
+
+    async fn metadata(
+        &self,
+        state: &S,
+        identity: &crate::auth::Identity,
+        perms: Option<Arc<PermSet>>,
+    ) -> Result<Response, ApiError> {
+        // The actions' policies may need model permissions OPTIONS' own did not.
+        let needs = self.actions.iter().fold(Needs::NONE, |n, (m, _)| {
+            n | self.permission_for(state, m).needs()
+        });
+        let perms = match perms {
+            Some(p) => Some(p),
+            None => load_model_perms(state.auth().db(), identity, needs).await?,
+        };
         let mut body = json!({
             "name": self.name,
             "description": self.description,
@@ -319,11 +376,10 @@ impl<S: ApiState> View<S> {
         });
         let mut actions = serde_json::Map::new();
         for (method, fields) in &self.actions {
-            let permission = self
-                .route(method)
-                .and_then(|r| r.permission.as_ref())
-                .unwrap_or(&self.permission);
-            let access = Access { method, identity };
+            let permission = self.permission_for(state, method);
+            let access = Access::new(method, identity)
+                .with_model(self.model.as_ref())
+                .with_perms(perms.as_deref());
             if permission.check(&access).is_ok() {
                 actions.insert(method.to_string(), fields.clone());
             }
@@ -331,7 +387,7 @@ impl<S: ApiState> View<S> {
         if !actions.is_empty() {
             body["actions"] = Value::Object(actions);
         }
-        json_response(StatusCode::OK, &body)
+        Ok(json_response(StatusCode::OK, &body))
     }
 }
 

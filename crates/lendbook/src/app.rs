@@ -17,6 +17,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::{Config, ConfigError};
+use crate::permissions::{Policies, PolicyConfigError};
 use crate::{accounts, lending, migrations};
 
 /// Shared state of every request.
@@ -28,6 +29,8 @@ pub struct AppState {
     pub db: Database,
     /// The loaded configuration.
     pub config: Arc<Config>,
+    /// Permission policies from the configuration, checked at start-up.
+    pub policies: Arc<Policies>,
 }
 
 impl ApiState for AppState {
@@ -36,6 +39,9 @@ impl ApiState for AppState {
     }
     fn body_limit(&self) -> usize {
         self.config.body_limit
+    }
+    fn default_permission(&self) -> Option<&axum_drf::permissions::Perm> {
+        Some(&self.policies.default)
     }
 }
 
@@ -48,6 +54,9 @@ pub enum StartError {
     /// The database could not be opened or migrated.
     #[error("database: {0}")]
     Database(#[from] StoreError),
+    /// A permission policy in the configuration is invalid.
+    #[error("configuration: {0}")]
+    Policy(#[from] PolicyConfigError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -72,7 +81,16 @@ pub async fn open_database(config: &Config) -> Result<Database, StartError> {
     if !applied.is_empty() {
         tracing::info!(?applied, "applied migrations");
     }
+    register_permissions(&db).await?;
     Ok(db)
+}
+
+/// Creates the add/change/delete/view permissions of lendbook's models that are missing
+/// (Django's `post_migrate`); idempotent.
+pub async fn register_permissions(db: &Database) -> Result<(), StoreError> {
+    axum_drf::permissions::PermissionStore::new(db.clone())
+        .register_models(&crate::permissions::models())
+        .await
 }
 
 /// Builds the state for `config` over an open database.
@@ -92,11 +110,13 @@ pub fn build_state(config: Config, db: Database) -> Result<AppState, StartError>
     if let Some(n) = a.hashing_concurrency {
         auth_config.hashing_concurrency = n;
     }
+    let policies = Policies::from_config(&config)?;
     let auth = AuthService::new(db.clone(), auth_config);
     Ok(AppState {
         auth,
         db,
         config: Arc::new(config),
+        policies: Arc::new(policies),
     })
 }
 
@@ -105,7 +125,7 @@ const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// The full router with its middleware.
 pub fn router(state: AppState) -> Router {
-    let routes = accounts::routes().merge(lending::routes(&state.config.lending));
+    let routes = accounts::routes().merge(lending::routes(&state.config.lending, &state.policies));
     let patterns = routes.patterns();
     let suffix_patterns = Arc::new(patterns.clone());
     let x_request_id = HeaderName::from_static("x-request-id");
@@ -155,6 +175,8 @@ impl Application {
     /// Opens the database, migrates, builds the state and binds `config.bind`
     /// (port 0 picks a free port).
     pub async fn build(config: Config) -> Result<Self, StartError> {
+        // A bad policy stops start-up before the database is touched.
+        Policies::from_config(&config)?;
         let db = open_database(&config).await?;
         let bind = config.bind.clone();
         let state = build_state(config, db)?;

@@ -1,11 +1,13 @@
-//! The command line: `serve`, `migrate`, user management.
+//! The command line: `serve`, `migrate`, user, permission and group management.
 
 use std::path::PathBuf;
 
 use axum_drf::auth::password::hash_password;
 use axum_drf::auth::user::{normalize_email, normalize_username};
 use axum_drf::auth::{AuthService, NewUser};
-use clap::{Args, Parser, Subcommand};
+use axum_drf::permissions::{GrantTarget, PermissionStore};
+use axum_drf::store::Database;
+use clap::{ArgGroup, Args, Parser, Subcommand};
 
 use crate::app::{self, Application, StartError};
 use crate::config::Config;
@@ -59,6 +61,90 @@ pub enum Command {
         #[arg(long)]
         password: Option<String>,
     },
+    /// Grant, revoke and list permissions (effective on the next request).
+    Perms {
+        /// The permissions command.
+        #[command(subcommand)]
+        command: PermsCommand,
+    },
+    /// Manage groups of users.
+    Groups {
+        /// The groups command.
+        #[command(subcommand)]
+        command: GroupsCommand,
+    },
+}
+
+/// `perms` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PermsCommand {
+    /// List a user's or a group's permissions, or (with neither) every permission there is.
+    List(PermsList),
+    /// Grant a permission on the model, or with --object on one object.
+    Grant(PermsChange),
+    /// Revoke a permission granted with `perms grant` (same arguments).
+    Revoke(PermsChange),
+}
+
+/// `perms list` arguments.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("holder").args(["user", "group"])))]
+pub struct PermsList {
+    /// Login name of the user.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Name of the group.
+    #[arg(long)]
+    pub group: Option<String>,
+}
+
+/// `perms grant` / `perms revoke` arguments.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("holder").required(true).args(["user", "group"])))]
+pub struct PermsChange {
+    /// Login name of the user.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Name of the group.
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Permission as app_label.codename, e.g. lending.change_belonging.
+    pub permission: String,
+    /// One object as resource:id, e.g. belongings:42 (resources: friends, belongings,
+    /// borrowings).
+    #[arg(long)]
+    pub object: Option<String>,
+}
+
+/// `groups` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum GroupsCommand {
+    /// Create a group.
+    Create {
+        /// Group name.
+        name: String,
+    },
+    /// Delete a group with its memberships and grants.
+    Delete {
+        /// Group name.
+        name: String,
+    },
+    /// List groups with their member counts.
+    List,
+    /// Add a user to a group.
+    AddUser {
+        /// Group name.
+        group: String,
+        /// Login name.
+        user: String,
+    },
+    /// Remove a user from a group.
+    RemoveUser {
+        /// Group name.
+        group: String,
+        /// Login name.
+        user: String,
+    },
 }
 
 /// `users` subcommands.
@@ -105,6 +191,15 @@ impl From<axum_drf::store::StoreError> for CliError {
     }
 }
 
+impl From<axum_drf::permissions::PermissionStoreError> for CliError {
+    fn from(e: axum_drf::permissions::PermissionStoreError) -> Self {
+        match e {
+            axum_drf::permissions::PermissionStoreError::Store(e) => e.into(),
+            other => CliError::Message(other.to_string()),
+        }
+    }
+}
+
 impl Cli {
     /// The configuration this invocation runs with.
     pub fn load_config(&self) -> Result<Config, CliError> {
@@ -135,6 +230,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Migrate => {
             let db = axum_drf::store::Database::connect(&config.database_url).await?;
             let applied = db.migrate(&app::all_migrations()).await?;
+            app::register_permissions(&db).await?;
             if applied.is_empty() {
                 println!("No migrations to apply.");
             }
@@ -143,6 +239,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             }
             Ok(())
         }
+        Command::Perms { command } => perms(&config, command).await,
+        Command::Groups { command } => groups(&config, command).await,
         Command::Createsuperuser { username, email } => {
             let password = match std::env::var("LENDBOOK_SUPERUSER_PASSWORD") {
                 Ok(p) if !p.is_empty() => p,
@@ -187,6 +285,171 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+async fn find_user(db: &Database, username: &str) -> Result<axum_drf::auth::User, CliError> {
+    axum_drf::auth::Users::new(db.clone())
+        .by_username(username)
+        .await?
+        .ok_or_else(|| CliError::Message(format!("user '{username}' does not exist")))
+}
+
+fn describe_object(perm: &str, object_id: Option<i64>) -> String {
+    let Some(id) = object_id else {
+        return String::new();
+    };
+    // Show the object as it is given on the command line: belongings:42.
+    let resource = axum_drf::permissions::parse_perm(perm)
+        .ok()
+        .and_then(|(app, codename)| {
+            let model = codename.split_once('_')?.1;
+            crate::permissions::resource_of(app, model)
+        });
+    match resource {
+        Some(r) => format!(" on {}:{id}", r.name),
+        None => format!(" on object {id}"),
+    }
+}
+
+async fn perms(config: &Config, command: PermsCommand) -> Result<(), CliError> {
+    let db = app::open_database(config).await?;
+    let store = PermissionStore::new(db.clone());
+    match command {
+        PermsCommand::List(PermsList {
+            user: Some(username),
+            ..
+        }) => {
+            let user = find_user(&db, &username).await?;
+            if !user.is_active {
+                println!("# {username} is inactive: no permission applies");
+            } else if user.is_superuser {
+                println!("# {username} is an active superuser: every permission applies");
+            }
+            let held = store.describe_user(user.id).await?;
+            if !held.groups.is_empty() {
+                println!("# groups: {}", held.groups.join(", "));
+            }
+            for g in held.grants {
+                let via = match g.via_group {
+                    Some(group) => format!("group {group}"),
+                    None => "user".into(),
+                };
+                println!(
+                    "{}{}\t({via})",
+                    g.perm,
+                    describe_object(&g.perm, g.object_id)
+                );
+            }
+        }
+        PermsCommand::List(PermsList {
+            group: Some(name), ..
+        }) => {
+            let id = store.group_id(&name).await?;
+            let members = store.group_members(id).await?;
+            println!("# members: {}", members.join(", "));
+            for g in store.describe_group(id).await? {
+                println!("{}{}", g.perm, describe_object(&g.perm, g.object_id));
+            }
+        }
+        PermsCommand::List(_) => {
+            for perm in store.all_permissions().await? {
+                println!("{perm}");
+            }
+        }
+        PermsCommand::Grant(args) => change_perm(&db, &store, args, true).await?,
+        PermsCommand::Revoke(args) => change_perm(&db, &store, args, false).await?,
+    }
+    Ok(())
+}
+
+async fn change_perm(
+    db: &Database,
+    store: &PermissionStore,
+    args: PermsChange,
+    grant: bool,
+) -> Result<(), CliError> {
+    let (target, who) = match (&args.user, &args.group) {
+        (Some(username), _) => (
+            GrantTarget::User(find_user(db, username).await?.id),
+            format!("user {username}"),
+        ),
+        (None, Some(group)) => (
+            GrantTarget::Group(store.group_id(group).await?),
+            format!("group {group}"),
+        ),
+        (None, None) => return Err(CliError::Message("give --user or --group".into())),
+    };
+    let object = args
+        .object
+        .as_deref()
+        .map(crate::permissions::parse_object_spec)
+        .transpose()
+        .map_err(|e| CliError::Message(e.to_string()))?;
+    let object_ref = object.as_ref().map(|(m, id)| (m, *id));
+    let what = match &args.object {
+        Some(spec) => format!("{} on {spec}", args.permission),
+        None => args.permission.clone(),
+    };
+    // Permissions are read per request, so the change applies to the next request.
+    if grant {
+        let new = store.grant(target, &args.permission, object_ref).await?;
+        if new {
+            println!("Granted {what} to {who}");
+        } else {
+            println!("{who} already holds {what}");
+        }
+    } else {
+        let had = store.revoke(target, &args.permission, object_ref).await?;
+        if had {
+            println!("Revoked {what} from {who}");
+        } else {
+            println!("{who} did not hold {what}");
+        }
+    }
+    Ok(())
+}
+
+async fn groups(config: &Config, command: GroupsCommand) -> Result<(), CliError> {
+    let db = app::open_database(config).await?;
+    let store = PermissionStore::new(db.clone());
+    match command {
+        GroupsCommand::Create { name } => {
+            store.create_group(&name).await?;
+            println!("Created group {name}");
+        }
+        GroupsCommand::Delete { name } => {
+            if !store.delete_group(&name).await? {
+                return Err(CliError::Message(format!(
+                    "group \"{name}\" does not exist"
+                )));
+            }
+            println!("Deleted group {name}");
+        }
+        GroupsCommand::List => {
+            for (name, members) in store.groups().await? {
+                println!("{name}\t{members} member(s)");
+            }
+        }
+        GroupsCommand::AddUser { group, user } => {
+            let group_id = store.group_id(&group).await?;
+            let user_id = find_user(&db, &user).await?.id;
+            if store.add_user_to_group(group_id, user_id).await? {
+                println!("Added {user} to {group}");
+            } else {
+                println!("{user} is already in {group}");
+            }
+        }
+        GroupsCommand::RemoveUser { group, user } => {
+            let group_id = store.group_id(&group).await?;
+            let user_id = find_user(&db, &user).await?.id;
+            if store.remove_user_from_group(group_id, user_id).await? {
+                println!("Removed {user} from {group}");
+            } else {
+                println!("{user} was not in {group}");
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn auth_service(config: &Config) -> Result<AuthService, CliError> {

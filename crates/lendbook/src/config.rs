@@ -1,7 +1,10 @@
 //! Configuration: built-in defaults < `lendbook.toml` (or `--config FILE`) < environment
 //! (`LENDBOOK_*`, with `__` between section and key, plus `DATABASE_URL`).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+use axum_drf::permissions::Scope;
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
@@ -30,6 +33,39 @@ pub struct Config {
     pub email: EmailSettings,
     /// djoser's account flows (activation, reset links).
     pub accounts: AccountsSettings,
+    /// `[permissions]`: policy defaults.
+    pub permissions: PermissionSettings,
+    /// `[resources.<name>]`: per-resource access rules (`friends`, `belongings`,
+    /// `borrowings`).
+    pub resources: BTreeMap<String, ResourceSettings>,
+}
+
+/// `[permissions]` section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PermissionSettings {
+    /// Policy of views that set none (DRF's `DEFAULT_PERMISSION_CLASSES`), e.g.
+    /// `"IsAuthenticated"`.
+    pub default: String,
+}
+
+impl Default for PermissionSettings {
+    fn default() -> Self {
+        PermissionSettings {
+            default: "IsAuthenticated".into(),
+        }
+    }
+}
+
+/// `[resources.<name>]` section.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResourceSettings {
+    /// Policy expression, e.g. `"IsAuthenticated & (IsOwner | DjangoObjectPermissions)"`;
+    /// unset: `"IsAuthenticated & IsOwner"`.
+    pub permission: Option<String>,
+    /// `owner` (default), `granted` or `all`.
+    pub scope: Option<Scope>,
 }
 
 /// `[auth]` section.
@@ -75,6 +111,8 @@ impl Default for Config {
             lending: LendingSettings::default(),
             email: EmailSettings::default(),
             accounts: AccountsSettings::default(),
+            permissions: PermissionSettings::default(),
+            resources: BTreeMap::new(),
         }
     }
 }

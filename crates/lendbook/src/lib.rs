@@ -6,3 +6,4 @@ pub mod cli;
 pub mod config;
 pub mod lending;
 pub mod migrations;
+pub mod permissions;

@@ -8,7 +8,8 @@
 //!
 //! ```
 //! use axum_drf::resource::{Field, Resource};
-//! let belongings = Resource::new("belongings", "Belonging", "lending.belonging", "lending_belonging")
+//! use axum_drf::permissions::Model;
+//! let belongings = Resource::new("belongings", Model::new("lending", "Belonging"), "lending_belonging")
 //!     .field(Field::id())
 //!     .field(Field::char("name", "t.name", 100));
 //! assert_eq!(belongings.basename(), "belongings");
@@ -24,18 +25,9 @@ pub use field::{Field, FieldKind};
 pub use query::{Loaded, ObjectRef};
 pub use routes::{DetailAction, ResourceRouter};
 
-use crate::permissions::{IsAuthenticated, Perm, Permission};
+pub use crate::permissions::Scope;
+use crate::permissions::{IsAuthenticated, Model, Perm, Permission};
 use crate::store::Value as Sql;
-
-/// Which rows of a resource a user can reach (lists and single-object lookups).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Scope {
-    /// Only the user's own rows.
-    #[default]
-    Owner,
-    /// Every row.
-    All,
-}
 
 /// A boolean list filter: `?param=true` or `?param=1` adds `sql` to the WHERE clause;
 /// any other value is ignored (as the reference's `TRUE_VALUES` check does).
@@ -53,8 +45,7 @@ type ParamFn = Arc<dyn Fn() -> Vec<(&'static str, Sql)> + Send + Sync>;
 #[derive(Clone)]
 pub struct Resource {
     pub(crate) basename: &'static str,
-    pub(crate) model_name: &'static str,
-    pub(crate) model: &'static str,
+    pub(crate) model: Model,
     pub(crate) table: &'static str,
     pub(crate) owner_column: &'static str,
     pub(crate) fields: Vec<Field>,
@@ -63,21 +54,17 @@ pub struct Resource {
     pub(crate) permission: Perm,
     pub(crate) scope: Scope,
     pub(crate) page_size: i64,
+    // Scopes of the resources that related fields point at, filled in by the router.
+    pub(crate) targets: Vec<(&'static str, Model, Scope)>,
 }
 
 impl Resource {
-    /// A resource at `/<prefix>/<basename>/` over `table`, whose rows are called
-    /// `model_name` in messages (`No Friend matches the given query.`) and whose
-    /// permissions are named after `model` (`app_label.model`).
-    pub fn new(
-        basename: &'static str,
-        model_name: &'static str,
-        model: &'static str,
-        table: &'static str,
-    ) -> Self {
+    /// A resource at `/<prefix>/<basename>/` over `table`, whose rows are called by the
+    /// model's class name in messages (`No Friend matches the given query.`) and whose
+    /// permissions are named after it (`lending.view_friend`).
+    pub fn new(basename: &'static str, model: Model, table: &'static str) -> Self {
         Resource {
             basename,
-            model_name,
             model,
             table,
             owner_column: "owner_id",
@@ -87,6 +74,7 @@ impl Resource {
             permission: Perm::new(IsAuthenticated),
             scope: Scope::Owner,
             page_size: 100,
+            targets: Vec::new(),
         }
     }
 
@@ -140,8 +128,13 @@ impl Resource {
         self.basename
     }
 
-    /// Permission model name, `app_label.model`.
-    pub fn model(&self) -> &'static str {
-        self.model
+    /// The model, for permission names.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The table.
+    pub fn table(&self) -> &'static str {
+        self.table
     }
 }

@@ -4,11 +4,12 @@
 use serde_json::{Map, Value};
 
 use super::field::{self, Field, FieldKind, Parsed};
-use super::{ListFilter, Resource, Scope};
+use super::{ListFilter, Resource};
+use crate::auth::User;
 use crate::error::ApiError;
 use crate::fields::Errors;
 use crate::pagination::LimitOffset;
-use crate::permissions::Object;
+use crate::permissions::{scope_filter, Object, Scope};
 use crate::store::{now_micros, Database, Row, Statement, Value as Sql};
 
 /// A row loaded for a detail route: its id, owner and rendered JSON.
@@ -26,13 +27,17 @@ impl Object for Loaded {
     fn owner_id(&self) -> Option<i64> {
         self.owner_id
     }
+
+    fn pk(&self) -> Option<i64> {
+        Some(self.id)
+    }
 }
 
 /// A loaded object with what an extra action needs to change and re-render it.
 pub struct ObjectRef {
     pub(crate) resource: std::sync::Arc<Resource>,
     pub(crate) db: Database,
-    pub(crate) user_id: i64,
+    pub(crate) user: Option<std::sync::Arc<User>>,
     /// The object as loaded (scope and object permission already passed).
     pub object: Loaded,
 }
@@ -49,7 +54,7 @@ impl ObjectRef {
     pub async fn render(&self) -> Result<Value, ApiError> {
         let loaded = self
             .resource
-            .fetch(&self.db, self.user_id, self.object.id)
+            .fetch(&self.db, self.user.as_deref(), self.object.id)
             .await?
             .ok_or_else(|| self.resource.not_found())?;
         Ok(loaded.body)
@@ -81,7 +86,10 @@ fn bind(sql: &str, named: &[(&'static str, Sql)], params: &mut Vec<Sql>) -> Stri
 
 impl Resource {
     pub(crate) fn not_found(&self) -> ApiError {
-        ApiError::NotFound(format!("No {} matches the given query.", self.model_name))
+        ApiError::NotFound(format!(
+            "No {} matches the given query.",
+            self.model.object_name()
+        ))
     }
 
     fn columns(&self, named: &[(&'static str, Sql)], params: &mut Vec<Sql>) -> String {
@@ -94,14 +102,18 @@ impl Resource {
         cols.join(", ")
     }
 
-    fn scope_sql(&self, user_id: i64, params: &mut Vec<Sql>) -> String {
-        match self.scope {
-            Scope::Owner => {
-                params.push(Sql::Int(user_id));
-                format!("t.{} = ${}", self.owner_column, params.len())
-            }
-            Scope::All => "TRUE".into(),
-        }
+    fn scope_sql(&self, user: Option<&User>, params: &mut Vec<Sql>) -> String {
+        let owner = format!("t.{}", self.owner_column);
+        let filter = scope_filter(
+            self.scope,
+            user,
+            &self.model,
+            &owner,
+            "t.id",
+            params.len() + 1,
+        );
+        params.extend(filter.params);
+        filter.sql
     }
 
     fn render_row(&self, row: &Row) -> Result<Loaded, ApiError> {
@@ -121,13 +133,13 @@ impl Resource {
     pub(crate) async fn list(
         &self,
         db: &Database,
-        user_id: i64,
+        user: Option<&User>,
         filters: &[&ListFilter],
         page: LimitOffset,
     ) -> Result<(i64, Vec<Value>), ApiError> {
         let named = (self.params)();
         let mut where_params = Vec::new();
-        let mut conditions = vec![self.scope_sql(user_id, &mut where_params)];
+        let mut conditions = vec![self.scope_sql(user, &mut where_params)];
         for f in filters {
             conditions.push(bind(f.sql, &named, &mut where_params));
         }
@@ -139,7 +151,7 @@ impl Resource {
         // The page query numbers its select-list parameters first, then the WHERE ones.
         let mut params = Vec::new();
         let cols = self.columns(&named, &mut params);
-        let mut rows_where = vec![self.scope_sql(user_id, &mut params)];
+        let mut rows_where = vec![self.scope_sql(user, &mut params)];
         for f in filters {
             rows_where.push(bind(f.sql, &named, &mut params));
         }
@@ -175,7 +187,7 @@ impl Resource {
     pub(crate) async fn fetch(
         &self,
         db: &Database,
-        user_id: i64,
+        user: Option<&User>,
         id: i64,
     ) -> Result<Option<Loaded>, ApiError> {
         let named = (self.params)();
@@ -183,7 +195,7 @@ impl Resource {
         let cols = self.columns(&named, &mut params);
         params.push(Sql::Int(id));
         let id_param = params.len();
-        let scope = self.scope_sql(user_id, &mut params);
+        let scope = self.scope_sql(user, &mut params);
         let sql = format!(
             "SELECT {cols} FROM {} t WHERE t.id = ${id_param} AND {scope}",
             self.table
@@ -195,11 +207,12 @@ impl Resource {
     }
 
     /// DRF's serializer validation: every writable field in order, errors collected; then
-    /// referenced ids are checked against rows the user owns.
+    /// referenced ids are checked against the rows the user reaches under the referenced
+    /// resource's scope.
     pub(crate) async fn validate(
         &self,
         db: &Database,
-        user_id: i64,
+        user: &User,
         data: &Map<String, Value>,
         partial: bool,
         form: bool,
@@ -238,9 +251,21 @@ impl Resource {
                     else {
                         unreachable!("only related fields produce references")
                     };
+                    // The target's own scope when it is a registered resource, else
+                    // ownership (what the reference's OwnedPrimaryKeyRelatedField checks).
+                    let (scope, model) = self
+                        .targets
+                        .iter()
+                        .find(|(t, _, _)| *t == table)
+                        .map(|(_, m, s)| (*s, m.clone()))
+                        .unwrap_or((Scope::Owner, self.model.clone()));
+                    let owner = format!("r.{owner_column}");
+                    let filter = scope_filter(scope, Some(user), &model, &owner, "r.id", 2);
+                    let mut params = vec![Sql::Int(*id)];
+                    params.extend(filter.params);
                     Statement::new(
-                        format!("SELECT 1 FROM {table} WHERE id = $1 AND {owner_column} = $2"),
-                        vec![Sql::Int(*id), Sql::Int(user_id)],
+                        format!("SELECT 1 FROM {table} r WHERE r.id = $1 AND {}", filter.sql),
+                        params,
                     )
                 })
                 .collect();

@@ -13,7 +13,7 @@ use super::query::{Loaded, ObjectRef};
 use super::Resource;
 use crate::error::{json_response, ApiError};
 use crate::pagination::LimitOffset;
-use crate::permissions::{denied, Access, Permission};
+use crate::permissions::check_object_permissions;
 use crate::request::ApiRequest;
 use crate::routing::Routes;
 use crate::view::{ApiState, View};
@@ -87,8 +87,15 @@ impl<S: ApiState> ResourceRouter<S> {
                 async move { api_root(prefix, &names, &req) }
             });
         let mut routes = Routes::new().route(&format!("{prefix}/"), root.into_route());
+        let targets: Vec<_> = self
+            .resources
+            .iter()
+            .map(|(r, _)| (r.table, r.model.clone(), r.scope))
+            .collect();
         for (resource, actions) in self.resources {
-            routes = routes.merge(resource_routes(prefix, resource, actions));
+            let mut resource = Arc::unwrap_or_clone(resource);
+            resource.targets = targets.clone();
+            routes = routes.merge(resource_routes(prefix, Arc::new(resource), actions));
         }
         routes
     }
@@ -132,7 +139,8 @@ fn resource_routes<S: ApiState>(
     let base = format!("{prefix}/{}/", resource.basename);
     let meta = fields_metadata(&resource);
     let r = resource.clone();
-    let list = View::new(format!("{} List", resource.model_name))
+    let list = View::new(format!("{} List", resource.model.object_name()))
+        .model(resource.model.clone())
         .permission(resource.permission.clone())
         .action_metadata(Method::POST, meta.clone())
         .get({
@@ -143,7 +151,8 @@ fn resource_routes<S: ApiState>(
             let r = r.clone();
             move |s: S, req| create(r.clone(), s, req)
         });
-    let detail = View::new(format!("{} Instance", resource.model_name))
+    let detail = View::new(format!("{} Instance", resource.model.object_name()))
+        .model(resource.model.clone())
         .permission(resource.permission.clone())
         .action_metadata(Method::PUT, meta.clone())
         .get({
@@ -169,6 +178,7 @@ fn resource_routes<S: ApiState>(
         let handler = action.handler.clone();
         let r = r.clone();
         let view = View::new(action.name)
+            .model(resource.model.clone())
             .permission(resource.permission.clone())
             .action_metadata(action.method.clone(), meta.clone())
             .on(action.method.clone(), move |s: S, req: ApiRequest| {
@@ -179,7 +189,7 @@ fn resource_routes<S: ApiState>(
                     let object = ObjectRef {
                         resource: r.clone(),
                         db: s.auth().db().clone(),
-                        user_id: req.identity.user().map_or(0, |u| u.id),
+                        user: req.identity.user.clone(),
                         object,
                     };
                     handler(s, req, object).await
@@ -205,14 +215,15 @@ fn is_form(req: &ApiRequest) -> bool {
 }
 
 async fn list<S: ApiState>(r: Arc<Resource>, s: S, req: ApiRequest) -> Result<Response, ApiError> {
-    let user_id = req.user()?.id;
     let page = LimitOffset::from_request(&req, r.page_size, None);
     let filters: Vec<_> = r
         .filters
         .iter()
         .filter(|f| matches!(req.query_param(f.param).as_deref(), Some("true" | "1")))
         .collect();
-    let (count, results) = r.list(s.auth().db(), user_id, &filters, page).await?;
+    let (count, results) = r
+        .list(s.auth().db(), req.identity.user(), &filters, page)
+        .await?;
     Ok(json_response(
         StatusCode::OK,
         &page.page(&req, count, results),
@@ -224,13 +235,14 @@ async fn create<S: ApiState>(
     s: S,
     req: ApiRequest,
 ) -> Result<Response, ApiError> {
-    let user_id = req.user()?.id;
+    // The owner is the authenticated user, never client input.
+    let user = req.user()?.clone();
     let data = req.object_data()?;
     let db = s.auth().db();
-    let columns = r.validate(db, user_id, &data, false, is_form(&req)).await?;
-    let id = r.insert(db, user_id, columns).await?;
+    let columns = r.validate(db, &user, &data, false, is_form(&req)).await?;
+    let id = r.insert(db, user.id, columns).await?;
     let created = r
-        .fetch(db, user_id, id)
+        .fetch(db, Some(&user), id)
         .await?
         .ok_or_else(|| r.not_found())?;
     Ok(json_response(StatusCode::CREATED, &created.body))
@@ -247,23 +259,22 @@ async fn load<S: ApiState>(r: &Resource, s: &S, req: &ApiRequest) -> Result<Load
         // Django's int() lookup fails before any query: a plain "Not found.".
         return Err(ApiError::NotFound("Not found.".into()));
     }
-    let Some(user) = req.identity.user() else {
-        return Err(r.not_found());
-    };
     let Ok(id) = raw.parse::<i64>() else {
         return Err(r.not_found());
     };
     let object = r
-        .fetch(s.auth().db(), user.id, id)
+        .fetch(s.auth().db(), req.identity.user(), id)
         .await?
         .ok_or_else(|| r.not_found())?;
-    let access = Access {
-        method: &req.method,
-        identity: &req.identity,
-    };
-    r.permission
-        .check_object(&access, &object)
-        .map_err(|m| denied(&req.identity, m.as_deref(), s.auth().challenge()))?;
+    check_object_permissions(
+        s.auth().db(),
+        &r.permission,
+        req,
+        Some(&r.model),
+        &object,
+        s.auth().challenge(),
+    )
+    .await?;
     Ok(object)
 }
 
@@ -283,15 +294,13 @@ async fn update<S: ApiState>(
     partial: bool,
 ) -> Result<Response, ApiError> {
     let object = load(&r, &s, &req).await?;
-    let user_id = req.user()?.id;
+    let user = req.user()?.clone();
     let data = req.object_data()?;
     let db = s.auth().db();
-    let columns = r
-        .validate(db, user_id, &data, partial, is_form(&req))
-        .await?;
+    let columns = r.validate(db, &user, &data, partial, is_form(&req)).await?;
     r.update(db, object.id, columns).await?;
     let updated = r
-        .fetch(db, user_id, object.id)
+        .fetch(db, Some(&user), object.id)
         .await?
         .ok_or_else(|| r.not_found())?;
     Ok(json_response(StatusCode::OK, &updated.body))

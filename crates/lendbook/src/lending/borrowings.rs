@@ -9,40 +9,38 @@ use axum_drf::{json, ApiError, ApiRequest};
 use crate::app::AppState;
 
 /// The `borrowings` resource (the reference's model is called `Borrowed`).
-pub fn resource(params: impl Fn() -> Vec<(&'static str, Sql)> + Send + Sync + 'static) -> Resource {
-    Resource::new(
-        "borrowings",
-        "Borrowed",
-        "lending.borrowed",
-        "lending_borrowed",
-    )
-    .field(Field::id())
-    .field(Field::related(
-        "what",
-        "t.what_id",
-        "what_id",
-        "lending_belonging",
-        "owner_id",
-    ))
-    .field(Field::related(
-        "to_who",
-        "t.to_who_id",
-        "to_who_id",
-        "lending_friend",
-        "owner_id",
-    ))
-    .field(Field::created_at("when", "t.lent_at", "lent_at"))
-    .field(Field::optional_datetime(
-        "returned",
-        "t.returned",
-        "returned",
-    ))
-    .filter("missing", "t.returned IS NULL")
-    .filter(
-        "overdue",
-        "t.returned IS NULL AND t.lent_at < {overdue_before}",
-    )
-    .params(params)
+pub fn resource(
+    model: axum_drf::permissions::Model,
+    params: impl Fn() -> Vec<(&'static str, Sql)> + Send + Sync + 'static,
+) -> Resource {
+    Resource::new("borrowings", model, "lending_borrowed")
+        .field(Field::id())
+        .field(Field::related(
+            "what",
+            "t.what_id",
+            "what_id",
+            "lending_belonging",
+            "owner_id",
+        ))
+        .field(Field::related(
+            "to_who",
+            "t.to_who_id",
+            "to_who_id",
+            "lending_friend",
+            "owner_id",
+        ))
+        .field(Field::created_at("when", "t.lent_at", "lent_at"))
+        .field(Field::optional_datetime(
+            "returned",
+            "t.returned",
+            "returned",
+        ))
+        .filter("missing", "t.returned IS NULL")
+        .filter(
+            "overdue",
+            "t.returned IS NULL AND t.lent_at < {overdue_before}",
+        )
+        .params(params)
 }
 
 /// `POST /api/v1/borrowings/{id}/return/`.

@@ -1,36 +1,42 @@
 //! The lending app: friends, belongings and borrowings, each owned by the user who created
-//! it. Each resource is a declaration; the framework supplies the viewset behaviour.
+//! it. Each resource is a declaration; the framework supplies the viewset behaviour, and
+//! its permission policy and scope come from the configuration (`[resources.<name>]`).
 
 mod borrowings;
-mod ownership;
 
 use axum_drf::resource::{Field, Resource, ResourceRouter};
 use axum_drf::routing::Routes;
-use axum_drf::store::Value as Sql;
-
-pub use ownership::IsOwner;
+use axum_drf::store::{now_micros, Value as Sql};
 
 use crate::app::AppState;
 use crate::config::LendingSettings;
+use crate::permissions::{Policies, ResourcePolicy};
+
+/// Applies a resource's configured policy and scope.
+fn with_policy(resource: Resource, policy: Option<&ResourcePolicy>) -> Resource {
+    match policy {
+        Some(p) => resource.permission(p.permission.clone()).scope(p.scope),
+        None => resource,
+    }
+}
 
 /// The lending routes under `/api/v1/`.
-pub fn routes(settings: &LendingSettings) -> Routes<AppState> {
+pub fn routes(settings: &LendingSettings, policies: &Policies) -> Routes<AppState> {
     let months = settings.overdue_months;
+    // The cut-off is computed per request, so "overdue" moves with the clock.
     let overdue_before = move || {
         vec![(
             "overdue_before",
-            Sql::Int(axum_drf::datetime::months_before(
-                axum_drf::store::now_micros(),
-                months,
-            )),
+            Sql::Int(axum_drf::datetime::months_before(now_micros(), months)),
         )]
     };
-    let policy = || {
-        axum_drf::permissions::Perm::new(axum_drf::permissions::IsAuthenticated)
-            & axum_drf::permissions::Perm::new(IsOwner)
+    let model = |name: &str| {
+        crate::permissions::resource(name)
+            .map(|r| r.model())
+            .expect("lending resources are listed in permissions::RESOURCES")
     };
 
-    let friends = Resource::new("friends", "Friend", "lending.friend", "lending_friend")
+    let friends = Resource::new("friends", model("friends"), "lending_friend")
         .field(Field::id())
         .field(Field::char("name", "t.name", 100))
         // One correlated EXISTS per row, inside the list query: no query per friend.
@@ -39,24 +45,19 @@ pub fn routes(settings: &LendingSettings) -> Routes<AppState> {
             "EXISTS (SELECT 1 FROM lending_borrowed b WHERE b.to_who_id = t.id \
              AND b.returned IS NULL AND b.lent_at < {overdue_before})",
         ))
-        .params(overdue_before)
-        .permission(policy());
+        .params(overdue_before);
 
-    let belongings = Resource::new(
-        "belongings",
-        "Belonging",
-        "lending.belonging",
-        "lending_belonging",
-    )
-    .field(Field::id())
-    .field(Field::char("name", "t.name", 100))
-    .permission(policy());
+    let belongings = Resource::new("belongings", model("belongings"), "lending_belonging")
+        .field(Field::id())
+        .field(Field::char("name", "t.name", 100));
+
+    let borrowings = borrowings::resource(model("borrowings"), overdue_before);
 
     ResourceRouter::new("/api/v1")
-        .register(friends)
-        .register(belongings)
+        .register(with_policy(friends, policies.resource("friends")))
+        .register(with_policy(belongings, policies.resource("belongings")))
         .register_with_actions(
-            borrowings::resource(overdue_before).permission(policy()),
+            with_policy(borrowings, policies.resource("borrowings")),
             borrowings::actions(),
         )
         .into_routes()
