@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Renders bench/run.sh's raw results as a markdown report (Python 3 stdlib only).
+
+  report.py RUN_DIR      reads RUN_DIR/meta.tsv and RUN_DIR/results.tsv, prints markdown
+
+meta.tsv:    key <TAB> value
+results.tsv: round <TAB> endpoint <TAB> side <TAB> rps <TAB> p50_us <TAB> p99_us <TAB> non2xx
+                   <TAB> errors <TAB> requests <TAB> server_cpu_pct <TAB> wrk_cpu_pct <TAB> other_cpu_pct
+             mem <TAB> endpoint <TAB> side <TAB> peak_rss_kib
+             skip <TAB> endpoint <TAB> side <TAB> reason
+"""
+
+import statistics
+import sys
+from collections import OrderedDict, defaultdict
+
+
+def fmt_rps(x):
+    return f"{x:,.0f}" if x >= 100 else f"{x:,.1f}"
+
+
+def fmt_ms(us):
+    ms = us / 1000
+    if ms >= 100:
+        return f"{ms:,.0f}"
+    if ms >= 10:
+        return f"{ms:.1f}"
+    return f"{ms:.2f}"
+
+
+def num(s):
+    try:
+        return float(s)
+    except ValueError:
+        return None
+
+
+def main():
+    run = sys.argv[1]
+    meta = OrderedDict()
+    with open(f"{run}/meta.tsv") as f:
+        for line in f:
+            k, _, v = line.rstrip("\n").partition("\t")
+            meta[k] = v
+    rounds = defaultdict(list)
+    mem, skip = {}, {}
+    endpoints = []
+    with open(f"{run}/results.tsv") as f:
+        for line in f:
+            p = line.rstrip("\n").split("\t")
+            if p[1] not in endpoints:
+                endpoints.append(p[1])
+            if p[0] == "mem":
+                mem[(p[1], p[2])] = int(p[3]) if p[3].isdigit() else None
+            elif p[0] == "skip":
+                skip[(p[1], p[2])] = p[3]
+            else:
+                rounds[(p[1], p[2])].append(
+                    dict(round=int(p[0]), rps=float(p[3]), p50=float(p[4]), p99=float(p[5]),
+                         non2xx=int(p[6]), errors=int(p[7]), requests=int(p[8]),
+                         cpu=num(p[9]), wrk=num(p[10]), other=num(p[11]))
+                )
+    sides = [s for s in meta.get("sides", "lendbook").split(",") if s]
+    names = {s: meta.get(f"name.{s}", s) for s in sides}
+
+    out = []
+    w = out.append
+    w(f"### lendbook benchmark, {meta.get('date', '?')}")
+    w("")
+    w(f"- Command: `{meta.get('command', '?')}`")
+    w(f"- Machine: {meta.get('machine', '?')}")
+    w(f"- Mode: {meta.get('mode', '?')}")
+    w(f"- Load: {meta.get('load', '?')}")
+    w(f"- Data: {meta.get('data', '?')}")
+    others = [r["other"] for rs in rounds.values() for r in rs if r["other"] is not None]
+    if others:
+        busy = max(others) > 15
+        w(
+            f"- Other load: {'**busy host** — ' if busy else ''}CPU used by other processes during the "
+            f"measured rounds: median {statistics.median(others):.0f}%, max {max(others):.0f}% of one core"
+            + (" (these numbers are skewed; rerun on a quiet machine)" if busy else "")
+        )
+    if meta.get("note"):
+        w(f"- Note: {meta['note']}")
+    for s in sides:
+        if meta.get(f"about.{s}"):
+            w(f"- {names[s]}: {meta[f'about.{s}']}")
+    w("")
+    two = len(sides) == 2
+    head = "| endpoint | server | req/s median (min–max) | p50 ms | p99 ms | non-2xx | errors | server CPU | peak RSS MiB |"
+    align = "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+    if two:
+        head += f" {names[sides[0]]}/{names[sides[1]]} |"
+        align += "---:|"
+    w(head)
+    w(align)
+    med_rps = {}
+    for ep in endpoints:
+        label = meta.get(f"endpoint.{ep}", ep)
+        rows = []
+        for k, s in enumerate(sides):
+            cells = [f"`{label}`" if k == 0 else "", names[s]]
+            rs = rounds.get((ep, s))
+            if not rs:
+                cells += [f"skipped: {skip.get((ep, s), 'not run')}"] + [""] * 6
+            else:
+                rps = [r["rps"] for r in rs]
+                m = statistics.median(rps)
+                med_rps[(ep, s)] = m
+                cpus = [r["cpu"] for r in rs if r["cpu"] is not None]
+                rss = mem.get((ep, s))
+                timed = [r for r in rs if r["requests"] > 0]  # wrk has no latency for 0 requests
+                cells += [
+                    f"{fmt_rps(m)} ({fmt_rps(min(rps))}–{fmt_rps(max(rps))})",
+                    fmt_ms(statistics.median(r["p50"] for r in timed)) if timed else "–",
+                    fmt_ms(statistics.median(r["p99"] for r in timed)) if timed else "–",
+                    str(sum(r["non2xx"] for r in rs)),
+                    str(sum(r["errors"] for r in rs)),
+                    f"{statistics.median(cpus):.0f}%" if cpus else "?",
+                    f"{rss / 1024:.1f}" if rss else "?",
+                ]
+            rows.append(cells)
+        if two:
+            a, b = med_rps.get((ep, sides[0])), med_rps.get((ep, sides[1]))
+            rows[0].append(f"**{a / b:.2f}×**" if a and b else "n/a")
+            for r in rows[1:]:
+                r.append("")
+        for cells in rows:
+            w("| " + " | ".join(cells) + " |")
+    w("")
+    w(
+        "req/s: median of the rounds (min–max in brackets); p50/p99: median over the rounds of "
+        "wrk's per-round percentiles; non-2xx and errors (socket errors and timeouts): summed over "
+        "the measured rounds; server CPU: the server's processes' CPU time per wall second "
+        "(100% = one core), median over the rounds (per round also wrk's, and the rest of the "
+        "machine's user+system time: other processes); peak RSS: VmHWM summed over the server's "
+        "processes, reset before the endpoint's warm-up and read after its last round."
+    )
+    w("")
+    w("<details><summary>Per round</summary>")
+    w("")
+    w("| endpoint | server | round | req/s | p50 ms | p99 ms | non-2xx | errors | requests | server CPU | wrk CPU | other CPU |")
+    w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for ep in endpoints:
+        for s in sides:
+            for r in rounds.get((ep, s), []):
+                cpu, wcpu, other = ("?" if r[k] is None else f"{r[k]:.0f}%" for k in ("cpu", "wrk", "other"))
+                label = meta.get(f"endpoint.{ep}", ep)
+                p50, p99 = (fmt_ms(r[k]) if r["requests"] else "–" for k in ("p50", "p99"))
+                w(
+                    f"| `{label}` | {names[s]} | {r['round']} | {fmt_rps(r['rps'])} | {p50} | "
+                    f"{p99} | {r['non2xx']} | {r['errors']} | {r['requests']} | {cpu} | {wcpu} | {other} |"
+                )
+    w("")
+    w("</details>")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
