@@ -1,165 +1,18 @@
 //! Permissions end to end: policies from configuration, grants through the `lendbook` CLI,
-//! answers over HTTP. The lending resources are built elsewhere, so a test-only
-//! `belongings` resource stands in for them: it takes its policy, scope and model from
-//! lendbook's configured `Policies` exactly as the real one will.
+//! answers over HTTP from the real lending resources.
 
 mod support;
 
 use axum::http::{Method, StatusCode};
-use axum::response::Response;
-use axum_drf::permissions::{check_object_permissions, scope_filter, Object};
-use axum_drf::routing::Routes;
-use axum_drf::store::{Backend, Value};
-use axum_drf::{json, ApiError, ApiRequest, View};
-use lendbook::app::{AppState, Application};
+use lendbook::app::Application;
 use lendbook::config::ResourceSettings;
 use serde_json::{json, Value as Json};
 use support::TestApp;
 
-const TABLE: &str = "perm_test_belongings";
-
-struct Belonging {
-    id: i64,
-    owner_id: i64,
-    name: String,
-}
-impl Object for Belonging {
-    fn pk(&self) -> Option<i64> {
-        Some(self.id)
-    }
-    fn owner_id(&self) -> Option<i64> {
-        Some(self.owner_id)
-    }
-}
-
-fn policy(state: &AppState) -> &lendbook::permissions::ResourcePolicy {
-    state
-        .policies
-        .resource("belongings")
-        .expect("belongings policy")
-}
-
-async fn list(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
-    let p = policy(&state);
-    let f = scope_filter(p.scope, req.identity.user(), &p.model, "owner_id", "id", 1);
-    let rows = state
-        .db
-        .query(
-            format!("SELECT id FROM {TABLE} WHERE {} ORDER BY id", f.sql),
-            f.params,
-        )
-        .await?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.int(0)).collect::<Result<_, _>>()?;
-    Ok(json(StatusCode::OK, &json!(ids)))
-}
-
-async fn get_object(state: &AppState, req: &ApiRequest) -> Result<Belonging, ApiError> {
-    let p = policy(state);
-    let missing = || {
-        ApiError::NotFound(format!(
-            "No {} matches the given query.",
-            p.model.object_name()
-        ))
-    };
-    let id: i64 = req
-        .param("id")
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(missing)?;
-    let f = scope_filter(p.scope, req.identity.user(), &p.model, "owner_id", "id", 2);
-    let mut params = vec![Value::Int(id)];
-    params.extend(f.params);
-    let row = state
-        .db
-        .query_opt(
-            format!(
-                "SELECT id, owner_id, name FROM {TABLE} WHERE id = $1 AND {}",
-                f.sql
-            ),
-            params,
-        )
-        .await?
-        .ok_or_else(missing)?;
-    let obj = Belonging {
-        id: row.int(0)?,
-        owner_id: row.int(1)?,
-        name: row.text(2)?,
-    };
-    check_object_permissions(
-        &state.db,
-        &p.permission,
-        req,
-        Some(&p.model),
-        &obj,
-        state.auth.challenge(),
-    )
-    .await?;
-    Ok(obj)
-}
-
-async fn retrieve(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
-    let obj = get_object(&state, &req).await?;
-    Ok(json(
-        StatusCode::OK,
-        &json!({"id": obj.id, "name": obj.name}),
-    ))
-}
-
-async fn update(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
-    let obj = get_object(&state, &req).await?;
-    let name = req
-        .object_data()?
-        .get("name")
-        .and_then(Json::as_str)
-        .unwrap_or("")
-        .to_owned();
-    state
-        .db
-        .execute(
-            format!("UPDATE {TABLE} SET name = $1 WHERE id = $2"),
-            vec![name.clone().into(), obj.id.into()],
-        )
-        .await?;
-    Ok(json(StatusCode::OK, &json!({"id": obj.id, "name": name})))
-}
-
-fn router(state: AppState) -> axum::Router {
-    let p = policy(&state).clone();
-    let routes = Routes::new()
-        .route(
-            "/test/belongings/",
-            View::new("Belonging List")
-                .model(p.model.clone())
-                .permission(p.permission.clone())
-                .get(list)
-                .into_route(),
-        )
-        .route(
-            "/test/belongings/{id}/",
-            View::new("Belonging Instance")
-                .model(p.model.clone())
-                .permission(p.permission)
-                .get(retrieve)
-                .on(Method::PUT, update)
-                .into_route(),
-        );
-    lendbook::accounts::routes()
-        .merge(routes)
-        .into_router()
-        .with_state(state)
-}
+const TABLE: &str = "lending_belonging";
 
 async fn spawn(adjust: impl FnOnce(&mut lendbook::config::Config)) -> TestApp {
-    let app = TestApp::spawn_with_router(adjust, router).await;
-    let ddl = match app.state.db.backend() {
-        Backend::Sqlite => format!(
-            "CREATE TABLE {TABLE} (id INTEGER PRIMARY KEY AUTOINCREMENT, owner_id INTEGER NOT NULL, name TEXT NOT NULL)"
-        ),
-        Backend::Postgres => format!(
-            "CREATE TABLE {TABLE} (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, owner_id BIGINT NOT NULL, name TEXT NOT NULL)"
-        ),
-    };
-    app.state.db.execute(ddl, vec![]).await.unwrap();
-    app
+    TestApp::spawn_with(adjust).await
 }
 
 async fn belonging(app: &TestApp, owner: i64, name: &str) -> i64 {
@@ -214,6 +67,14 @@ impl Client<'_> {
     }
 }
 
+/// The ids on a list page.
+fn ids(page: Json) -> Json {
+    page["results"]
+        .as_array()
+        .map(|rows| rows.iter().map(|r| r["id"].clone()).collect())
+        .unwrap_or(Json::Null)
+}
+
 fn detail(text: &str) -> Json {
     json!({ "detail": text })
 }
@@ -239,14 +100,14 @@ async fn config_policy_and_cli_grants_decide_http_answers() {
         http: reqwest::Client::new(),
         token: bob_token,
     };
-    let path = format!("/test/belongings/{lamp}/");
+    let path = format!("/api/v1/belongings/{lamp}/");
     let object = format!("belongings:{lamp}");
 
     let r = reqwest::get(app.url(&path)).await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(r.headers()["www-authenticate"], "Token");
     assert_eq!(
-        bob_c.send(Method::GET, "/test/belongings/", None).await.1,
+        ids(bob_c.send(Method::GET, "/api/v1/belongings/", None).await.1),
         json!([drill])
     );
     assert_eq!(
@@ -275,7 +136,7 @@ async fn config_policy_and_cli_grants_decide_http_answers() {
         format!("Granted lending.view_belonging on {object} to user bob")
     );
     assert_eq!(
-        bob_c.send(Method::GET, "/test/belongings/", None).await.1,
+        ids(bob_c.send(Method::GET, "/api/v1/belongings/", None).await.1),
         json!([lamp, drill])
     );
     assert_eq!(
@@ -422,7 +283,7 @@ async fn defaults_reproduce_the_reference() {
         http: reqwest::Client::new(),
         token: bob_token,
     };
-    let path = format!("/test/belongings/{lamp}/");
+    let path = format!("/api/v1/belongings/{lamp}/");
     assert_eq!(
         bob_c.send(Method::GET, &path, None).await,
         (
@@ -448,7 +309,7 @@ async fn defaults_reproduce_the_reference() {
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        bob_c.send(Method::GET, "/test/belongings/", None).await.1,
+        ids(bob_c.send(Method::GET, "/api/v1/belongings/", None).await.1),
         json!([])
     );
 
@@ -473,7 +334,7 @@ async fn defaults_reproduce_the_reference() {
     };
     assert_eq!(
         bob_c
-            .send(Method::GET, &format!("/test/belongings/{lamp}/"), None)
+            .send(Method::GET, &format!("/api/v1/belongings/{lamp}/"), None)
             .await,
         (StatusCode::FORBIDDEN, detail("Not an owner."))
     );

@@ -87,57 +87,6 @@ impl TestApp {
         Self::start(config, dir, pg_database).await
     }
 
-    /// A server on lendbook's real state (configuration checks, migrations, permission
-    /// registration) whose router `make` builds — for routes that exist only in a test.
-    pub async fn spawn_with_router(
-        adjust: impl FnOnce(&mut Config),
-        make: impl FnOnce(AppState) -> axum::Router,
-    ) -> TestApp {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = Config {
-            bind: "127.0.0.1:0".into(),
-            secret_key: Some(hex::encode(rand::random::<[u8; 32]>())),
-            log: "warn".into(),
-            ..Config::default()
-        };
-        let mut pg_database = None;
-        config.database_url = match postgres_url() {
-            Some(admin) => {
-                let (url, name) = fresh_postgres(&admin).await;
-                pg_database = Some(name);
-                url
-            }
-            None => format!("sqlite://{}", dir.path().join("test.sqlite3").display()),
-        };
-        adjust(&mut config);
-        let db = lendbook::app::open_database(&config)
-            .await
-            .expect("database");
-        let state = lendbook::app::build_state(config.clone(), db).expect("state");
-        let router = make(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("address");
-        let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
-        TestApp {
-            base: format!("http://{addr}"),
-            addr,
-            state,
-            config,
-            shutdown: Some(tx),
-            _dir: dir,
-            pg_database,
-        }
-    }
-
     /// A second server on the same database and secret (multi-instance tests).
     pub async fn another_instance(&self) -> TestApp {
         let mut config = self.config.clone();
