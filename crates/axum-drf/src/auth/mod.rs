@@ -7,6 +7,7 @@
 
 pub mod cache;
 pub mod csrf;
+pub mod hashing;
 pub mod password;
 pub mod schema;
 pub mod service;

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use axum::http::{header, HeaderMap, Method};
 use rand::Rng;
-use tokio::sync::Semaphore;
 
 use super::cache::{AuthCache, CachedCredential, INVALIDATION_CHANNEL};
 use super::password::{self, Verification};
@@ -92,7 +91,7 @@ struct Inner {
     users: Users,
     config: AuthConfig,
     cache: AuthCache,
-    hashing: Semaphore,
+    hashing: super::hashing::HashingPool,
     // Every notification this instance's listener has applied, so a writer can wait until
     // its own invalidation has made the round trip through PostgreSQL.
     applied: tokio::sync::broadcast::Sender<String>,
@@ -131,7 +130,7 @@ impl AuthService {
     pub fn new(db: Database, config: AuthConfig) -> Self {
         let cache_on = config.cache_capacity > 0 && db.backend() == crate::store::Backend::Sqlite;
         let cache = AuthCache::new(config.cache_capacity.max(1), config.cache_ttl, cache_on);
-        let hashing = Semaphore::new(config.hashing_concurrency.max(1));
+        let hashing = super::hashing::HashingPool::new(config.hashing_concurrency.max(1));
         AuthService {
             inner: Arc::new(Inner {
                 users: Users::new(db.clone()),
@@ -165,19 +164,15 @@ impl AuthService {
         Some("Token")
     }
 
-    /// Runs CPU-heavy password work on the blocking pool, at most `hashing_concurrency` at
-    /// once, so logins never starve the async workers.
+    /// Runs CPU-heavy password work on the hashing threads (`hashing_concurrency` of
+    /// them), so logins never block the async workers nor grow memory without bound.
     pub async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let _permit = self
-            .inner
+        self.inner
             .hashing
-            .acquire()
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        tokio::task::spawn_blocking(f)
+            .run(f)
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))
     }
