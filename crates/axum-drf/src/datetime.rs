@@ -17,15 +17,56 @@ pub const INVALID_DATETIME: &str = "Datetime has wrong format. Use one of these 
 /// assert_eq!(format_datetime(1_704_164_645_000_000), "2024-01-02T03:04:05Z");
 /// ```
 pub fn format_datetime(micros: i64) -> String {
-    let dt = Utc
-        .timestamp_micros(micros)
-        .single()
-        .unwrap_or_else(|| Utc.timestamp_micros(0).single().expect("epoch"));
-    if dt.timestamp_subsec_micros() == 0 {
-        dt.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-    } else {
-        dt.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    let mut out = Vec::with_capacity(27);
+    write_datetime(micros, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`format_datetime`] appended to a buffer, without allocating: list rendering calls it
+/// for every timestamp of every row (chrono's `format` re-parses its pattern each call).
+pub fn write_datetime(micros: i64, out: &mut Vec<u8>) {
+    fn digits(out: &mut Vec<u8>, mut v: u64, width: usize) {
+        let mut buf = [b'0'; 8];
+        for slot in buf[..width].iter_mut().rev() {
+            *slot = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        out.extend_from_slice(&buf[..width]);
     }
+    let secs = micros.div_euclid(1_000_000);
+    let sub = micros.rem_euclid(1_000_000) as u64;
+    let tod = secs.rem_euclid(86_400) as u64;
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    digits(out, y.clamp(0, 9999) as u64, 4);
+    for (sep, value) in [
+        (b'-', m as u64),
+        (b'-', d as u64),
+        (b'T', tod / 3600),
+        (b':', tod / 60 % 60),
+        (b':', tod % 60),
+    ] {
+        out.push(sep);
+        digits(out, value, 2);
+    }
+    if sub != 0 {
+        out.push(b'.');
+        digits(out, sub, 6);
+    }
+    out.push(b'Z');
+}
+
+/// Howard Hinnant's days-to-civil: (year, month, day) of a day count since 1970-01-01.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
 }
 
 /// Parses an ISO 8601 datetime (or date, meaning midnight) into UTC microseconds.
@@ -217,6 +258,21 @@ mod tests {
 
     fn round(s: &str) -> Option<String> {
         parse_datetime(s).map(format_datetime)
+    }
+
+    #[test]
+    fn fast_formatting_matches_chrono() {
+        let mut t: i64 = -86_400_000_000 * 800;
+        while t < 4_102_444_800_000_000 {
+            let dt = Utc.timestamp_micros(t).single().unwrap();
+            let expected = if dt.timestamp_subsec_micros() == 0 {
+                dt.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+            } else {
+                dt.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+            };
+            assert_eq!(format_datetime(t), expected);
+            t += 7_919_000_123_457;
+        }
     }
 
     #[test]

@@ -121,6 +121,11 @@ impl From<crate::parsers::ParseError> for ApiError {
 /// A JSON response rendered as DRF's JSONRenderer does (compact, UTF-8).
 pub fn json_response(status: StatusCode, body: &Value) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    json_bytes_response(status, bytes)
+}
+
+/// A response whose body is JSON already serialised.
+pub fn json_bytes_response(status: StatusCode, bytes: Vec<u8>) -> Response {
     let mut response = (status, bytes).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -48,9 +48,9 @@
 pub mod auth;
 pub mod cookies;
 pub mod datetime;
+pub mod edge;
 pub mod error;
 pub mod fields;
-pub mod limits;
 pub mod mail;
 pub mod pagination;
 pub mod parsers;

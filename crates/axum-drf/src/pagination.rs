@@ -49,6 +49,36 @@ impl LimitOffset {
 
     /// The paginated body for `count` rows in all and this page's `results`.
     pub fn page(&self, req: &ApiRequest, count: i64, results: Vec<Value>) -> Value {
+        let (next, previous) = self.links(req, count);
+        json!({"count": count, "next": next, "previous": previous, "results": results})
+    }
+
+    /// [`LimitOffset::page`] around results already rendered as a JSON array.
+    pub fn page_bytes(&self, req: &ApiRequest, count: i64, results: &[u8]) -> Vec<u8> {
+        let (next, previous) = self.links(req, count);
+        let mut out = Vec::with_capacity(results.len() + 160);
+        out.extend_from_slice(b"{\"count\":");
+        out.extend_from_slice(itoa::Buffer::new().format(count).as_bytes());
+        for (key, link) in [
+            (&b",\"next\":"[..], next),
+            (&b",\"previous\":"[..], previous),
+        ] {
+            out.extend_from_slice(key);
+            match link {
+                Some(l) => {
+                    let _ = serde_json::to_writer(&mut out, &l);
+                }
+                None => out.extend_from_slice(b"null"),
+            }
+        }
+        out.extend_from_slice(b",\"results\":");
+        out.extend_from_slice(results);
+        out.push(b'}');
+        out
+    }
+
+    /// DRF's `get_next_link` / `get_previous_link`.
+    fn links(&self, req: &ApiRequest, count: i64) -> (Option<String>, Option<String>) {
         let base = format!("{}{}", req.origin(false), req.uri.path());
         let query = req.uri.query().unwrap_or("");
         let next = (self.offset + self.limit < count).then(|| {
@@ -74,7 +104,7 @@ impl LimitOffset {
                 link(&base, &q)
             }
         });
-        json!({"count": count, "next": next, "previous": previous, "results": results})
+        (next, previous)
     }
 }
 

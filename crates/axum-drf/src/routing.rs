@@ -61,37 +61,12 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
 }
 
 /// The format a URL suffix asked for (`/api/v1/friends.json` -> `json`), set by
-/// [`format_suffix_layer`] for the view's content negotiation.
+/// [`crate::edge::Edge`] for the view's content negotiation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FormatSuffix(pub String);
 
-/// DRF's `format_suffix_patterns`: `/x.json` and `/x/5.json` (with or without a final slash)
-/// reach the route of `/x/` and `/x/5/` with the format set. Only paths that match no
-/// route themselves are rewritten, and only when the rewritten one does.
-pub async fn format_suffix_layer(
-    patterns: std::sync::Arc<Vec<String>>,
-    mut req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    if let Some((path, format)) = split_suffix(req.uri().path()) {
-        let own = req.uri().path().to_owned();
-        if !patterns.iter().any(|p| matches(p, &own)) && patterns.iter().any(|p| matches(p, &path))
-        {
-            let uri = match req.uri().query() {
-                Some(q) => format!("{path}?{q}"),
-                None => path,
-            };
-            if let Ok(uri) = uri.parse::<Uri>() {
-                *req.uri_mut() = uri;
-                req.extensions_mut().insert(FormatSuffix(format));
-            }
-        }
-    }
-    next.run(req).await
-}
-
 /// `/a/b.json/` -> (`/a/b/`, `json`); `/a/.json` -> (`/a/`, `json`).
-fn split_suffix(path: &str) -> Option<(String, String)> {
+pub(crate) fn split_suffix(path: &str) -> Option<(String, String)> {
     let trimmed = path.strip_suffix('/').unwrap_or(path);
     let (dir, last) = trimmed.rsplit_once('/')?;
     let (stem, ext) = last.rsplit_once('.')?;

@@ -298,10 +298,14 @@ impl<S: ApiState> View<S> {
         let format = format_suffix
             .clone()
             .or_else(|| query_format(parts.uri.query()));
-        parsers::negotiate(accept, format.as_deref()).map_err(|e| match e {
-            NegotiationError::NotAcceptable => ApiError::NotAcceptable,
-            NegotiationError::NotFound => ApiError::NotFound("Not found.".into()),
-        })?;
+        // Most clients send no Accept (or */*) and no format: nothing to negotiate.
+        let trivial = format.is_none() && matches!(accept, None | Some("*/*"));
+        if !trivial {
+            parsers::negotiate(accept, format.as_deref()).map_err(|e| match e {
+                NegotiationError::NotAcceptable => ApiError::NotAcceptable,
+                NegotiationError::NotFound => ApiError::NotFound("Not found.".into()),
+            })?;
+        }
 
         let auth = state.auth();
         let identity = auth

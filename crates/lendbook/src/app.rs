@@ -6,14 +6,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{HeaderName, HeaderValue};
 use axum::Router;
 use axum_drf::auth::{AuthConfig, AuthService};
+use axum_drf::edge::Edge;
 use axum_drf::store::{Database, Migration, StoreError};
 use axum_drf::ApiState;
 use tokio::net::TcpListener;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::{Config, ConfigError};
@@ -123,51 +121,26 @@ pub fn build_state(config: Config, db: Database) -> Result<AppState, StartError>
 /// Total size of request headers accepted (gunicorn allows 8 KiB per field, ~100 fields).
 const MAX_HEADER_BYTES: usize = 64 * 1024;
 
-/// The full router with its middleware.
-pub fn router(state: AppState) -> Router {
+/// The application as one service: the edge (header limit, format suffixes, request id,
+/// security headers) around the router (tracing, routes, trailing-slash fallback).
+pub type AppService = Edge<Router>;
+
+/// The full application service.
+pub fn router(state: AppState) -> AppService {
     let routes = accounts::routes().merge(lending::routes(&state.config.lending, &state.policies));
     let patterns = routes.patterns();
-    let suffix_patterns = Arc::new(patterns.clone());
-    let x_request_id = HeaderName::from_static("x-request-id");
-    let inner = routes
+    let router = routes
         .into_router()
-        .fallback(axum_drf::routing::append_slash_fallback(patterns))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            HeaderName::from_static("x-content-type-options"),
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            HeaderName::from_static("x-frame-options"),
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            HeaderName::from_static("referrer-policy"),
-            HeaderValue::from_static("same-origin"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            HeaderName::from_static("cross-origin-opener-policy"),
-            HeaderValue::from_static("same-origin"),
-        ))
-        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .fallback(axum_drf::routing::append_slash_fallback(patterns.clone()))
         .layer(TraceLayer::new_for_http())
-        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
         .with_state(state);
-    // Format suffixes rewrite the path, so they must run before routing: wrap the whole
-    // router rather than layering its routes.
-    let rewrite = axum::middleware::from_fn(move |req, next| {
-        axum_drf::routing::format_suffix_layer(suffix_patterns.clone(), req, next)
-    });
-    let headers = axum::middleware::from_fn(|req, next| {
-        axum_drf::limits::header_limit(MAX_HEADER_BYTES, req, next)
-    });
-    let inner = tower::Layer::layer(&rewrite, inner);
-    Router::new().fallback_service(tower::Layer::layer(&headers, inner))
+    Edge::new(router, patterns, MAX_HEADER_BYTES)
 }
 
 /// A bound, ready-to-run server.
 pub struct Application {
     listener: TcpListener,
-    router: Router,
+    router: AppService,
     state: AppState,
 }
 
@@ -209,7 +182,8 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
+        let service = axum::ServiceExt::<axum::extract::Request>::into_make_service(self.router);
+        axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await
     }

@@ -191,6 +191,39 @@ impl Field {
     }
 }
 
+impl Field {
+    /// Appends column `i` of a row as JSON, without building a `Value` (the list path).
+    pub(crate) fn write_json(
+        &self,
+        row: &Row,
+        i: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), StoreError> {
+        match self.kind {
+            FieldKind::Id | FieldKind::Related { .. } => {
+                out.extend_from_slice(itoa::Buffer::new().format(row.int(i)?).as_bytes());
+            }
+            FieldKind::Char { .. } => match &row.0[i] {
+                Sql::Text(t) => serde_json::to_writer(&mut *out, t)
+                    .map_err(|e| StoreError::Decode(e.to_string()))?,
+                other => return Err(StoreError::Decode(format!("column {i}: {other:?}"))),
+            },
+            FieldKind::DateTime { .. } => match row.opt_int(i)? {
+                Some(t) => {
+                    out.push(b'"');
+                    crate::datetime::write_datetime(t, out);
+                    out.push(b'"');
+                }
+                None => out.extend_from_slice(b"null"),
+            },
+            FieldKind::Bool => {
+                out.extend_from_slice(if row.bool(i)? { b"true" } else { b"false" });
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The outcome of validating one field's input.
 pub(crate) enum Parsed {
     /// A value for the field's column.

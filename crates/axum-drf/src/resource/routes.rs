@@ -224,10 +224,8 @@ async fn list<S: ApiState>(r: Arc<Resource>, s: S, req: ApiRequest) -> Result<Re
     let (count, results) = r
         .list(s.auth().db(), req.identity.user(), &filters, page)
         .await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &page.page(&req, count, results),
-    ))
+    let body = page.page_bytes(&req, count, &results);
+    Ok(crate::error::json_bytes_response(StatusCode::OK, body))
 }
 
 async fn create<S: ApiState>(

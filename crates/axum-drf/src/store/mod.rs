@@ -196,8 +196,8 @@ impl Database {
         }
     }
 
-    /// Runs read-only queries together: one trip to a SQLite worker inside one read
-    /// snapshot; pipelined on one PostgreSQL connection.
+    /// Runs read-only queries together: one trip to a SQLite worker; pipelined on one
+    /// PostgreSQL connection. Each statement sees its own snapshot.
     pub async fn read_batch(&self, stmts: Vec<Statement>) -> Result<Vec<Vec<Row>>, StoreError> {
         match self {
             Database::Sqlite(db) => db.read_batch(stmts).await,

@@ -1,0 +1,175 @@
+//! The server's edge: what every request meets before routing and every response after it,
+//! in one plain `Service` (no boxing, one future type) because it sits on the hottest path.
+//!
+//! - a request-header size limit (431 with a DRF-shaped body);
+//! - DRF's format suffixes (`/friends.json`, `/friends/5.json/`), which rewrite the path and
+//!   so must run before routing;
+//! - an `X-Request-Id` (the client's, or a cheap process-unique one) echoed on the response;
+//! - the security headers Django's middleware adds (`X-Content-Type-Options: nosniff`,
+//!   `X-Frame-Options: DENY`, `Referrer-Policy` and `Cross-Origin-Opener-Policy:
+//!   same-origin`).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, StatusCode, Uri};
+use axum::response::Response;
+use futures::future::{Either, Ready};
+use serde_json::json;
+use tower::Service;
+
+use crate::error::json_response;
+use crate::routing::{matches, split_suffix, FormatSuffix};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Wraps a router; see the module docs.
+///
+/// ```
+/// use axum_drf::edge::Edge;
+/// let router: axum::Router = axum::Router::new().route("/x/", axum::routing::get(|| async { "x" }));
+/// let service = Edge::new(router, vec!["/x/".to_owned()], 64 * 1024);
+/// # let _ = service;
+/// ```
+#[derive(Clone)]
+pub struct Edge<S> {
+    inner: S,
+    patterns: Arc<Vec<String>>,
+    max_header_bytes: usize,
+}
+
+// A random per-process prefix plus a counter: unique enough to correlate logs, and no
+// syscall per request (a UUIDv4 costs a getrandom call each time).
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+static PREFIX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
+fn next_request_id() -> HeaderValue {
+    let prefix = *PREFIX.get_or_init(rand::random::<u32>);
+    let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    HeaderValue::from_str(&format!("{prefix:08x}-{n:012x}")).expect("hex is a valid header")
+}
+
+impl<S> Edge<S> {
+    /// `inner` behind the edge; `patterns` are the router's paths (for format suffixes).
+    pub fn new(inner: S, patterns: Vec<String>, max_header_bytes: usize) -> Self {
+        Edge {
+            inner,
+            patterns: Arc::new(patterns),
+            max_header_bytes,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future: the inner one, then the edge's response headers.
+    pub struct EdgeFuture<F> {
+        #[pin]
+        inner: F,
+        request_id: Option<HeaderValue>,
+    }
+}
+
+impl<F: Future<Output = Result<Response, Infallible>>> Future for EdgeFuture<F> {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = ready!(this.inner.poll(cx))?;
+        if let Some(id) = this.request_id.take() {
+            response.headers_mut().insert(REQUEST_ID, id);
+        }
+        Poll::Ready(Ok(finish(response)))
+    }
+}
+
+impl<S> Service<Request> for Edge<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<Ready<Result<Response, Infallible>>, EdgeFuture<S::Future>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        let header_bytes: usize = req
+            .headers()
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len() + 4)
+            .sum();
+        if header_bytes > self.max_header_bytes {
+            let response = json_response(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                &json!({"detail": "Request header fields too large."}),
+            );
+            return Either::Left(futures::future::ready(Ok(finish(response))));
+        }
+        rewrite_suffix(&self.patterns, &mut req);
+        let id = match req.headers().get(&REQUEST_ID) {
+            Some(id) => id.clone(),
+            None => {
+                let id = next_request_id();
+                req.headers_mut().insert(REQUEST_ID, id.clone());
+                id
+            }
+        };
+        req.extensions_mut().insert(RequestId(id.clone()));
+        Either::Right(EdgeFuture {
+            inner: self.inner.call(req),
+            request_id: Some(id),
+        })
+    }
+}
+
+/// The request's id, for handlers and logs.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub HeaderValue);
+
+fn finish(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "same-origin"),
+        ("cross-origin-opener-policy", "same-origin"),
+    ] {
+        headers
+            .entry(HeaderName::from_static(name))
+            .or_insert(HeaderValue::from_static(value));
+    }
+    response
+}
+
+/// DRF's `format_suffix_patterns`: only paths that match no route themselves are
+/// rewritten, and only when the rewritten one does.
+fn rewrite_suffix(patterns: &[String], req: &mut Request) {
+    // Cheap test first: only a final segment with a dot can carry a suffix.
+    let path = req.uri().path();
+    let last = path.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+    if !last.contains('.') {
+        return;
+    }
+    let Some((rewritten, format)) = split_suffix(path) else {
+        return;
+    };
+    if patterns.iter().any(|p| matches(p, path)) || !patterns.iter().any(|p| matches(p, &rewritten))
+    {
+        return;
+    }
+    let uri = match req.uri().query() {
+        Some(q) => format!("{rewritten}?{q}"),
+        None => rewritten,
+    };
+    if let Ok(uri) = uri.parse::<Uri>() {
+        *req.uri_mut() = uri;
+        req.extensions_mut().insert(FormatSuffix(format));
+    }
+}
