@@ -54,6 +54,7 @@ pub struct Resource {
     pub(crate) permission: Perm,
     pub(crate) scope: Scope,
     pub(crate) page_size: i64,
+    pub(crate) owner_count: Option<&'static str>,
     // Scopes of the resources that related fields point at, filled in by the router.
     pub(crate) targets: Vec<(&'static str, Model, Scope)>,
 }
@@ -74,6 +75,7 @@ impl Resource {
             permission: Perm::new(IsAuthenticated),
             scope: Scope::Owner,
             page_size: 100,
+            owner_count: None,
             targets: Vec::new(),
         }
     }
@@ -114,6 +116,14 @@ impl Resource {
     /// The column holding the owner's user id (default `owner_id`).
     pub fn owner_column(mut self, column: &'static str) -> Self {
         self.owner_column = column;
+        self
+    }
+
+    /// A table `(tbl, owner_id, n)` in which triggers keep this table's row count per owner:
+    /// owner-scoped lists without filters then read their total with one index seek, so
+    /// their cost does not grow with the number of rows a user has.
+    pub fn owner_count(mut self, table: &'static str) -> Self {
+        self.owner_count = Some(table);
         self
     }
 

@@ -169,10 +169,18 @@ impl Resource {
             conditions.push(bind(f.sql, &named, &mut where_params));
         }
         let where_sql = conditions.join(" AND ");
-        let count = Statement::new(
-            format!("SELECT COUNT(*) FROM {} t WHERE {where_sql}", self.table),
-            where_params.clone(),
-        );
+        let count = match (self.owner_count, self.scope, user) {
+            (Some(counts), Scope::Owner, Some(user)) if filters.is_empty() => Statement::new(
+                format!(
+                    "SELECT COALESCE((SELECT n FROM {counts} WHERE tbl = $1 AND owner_id = $2), 0)"
+                ),
+                vec![Sql::Text(self.table.to_owned()), Sql::Int(user.id)],
+            ),
+            _ => Statement::new(
+                format!("SELECT COUNT(*) FROM {} t WHERE {where_sql}", self.table),
+                where_params.clone(),
+            ),
+        };
         // The page query numbers its select-list parameters first, then the WHERE ones.
         let mut params = Vec::new();
         let cols = self.columns(&named, &mut params);

@@ -14,6 +14,8 @@ use crate::permissions::{Policies, ResourcePolicy};
 
 /// Applies a resource's configured policy and scope.
 fn with_policy(resource: Resource, policy: Option<&ResourcePolicy>) -> Resource {
+    // Every lending table has its per-owner count kept by triggers (migration 0002).
+    let resource = resource.owner_count("lending_owner_count");
     match policy {
         Some(p) => resource.permission(p.permission.clone()).scope(p.scope),
         None => resource,
