@@ -208,11 +208,10 @@ async fn two_instances_share_tokens_sessions_and_logouts() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     // Session logout on B: rejected on A at once.
-    let csrf = r.headers().get("x-never").is_none();
-    assert!(csrf);
     let r = browser.get(a.url("/api/private/")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let csrftoken = browser_cookie(&r, &browser, &a);
+    // The double-submit check compares cookie and header, so the test supplies both.
+    let csrftoken = "A".repeat(32);
     let r = plain
         .post(b.url("/api/logout/"))
         .header(
@@ -231,10 +230,4 @@ async fn two_instances_share_tokens_sessions_and_logouts() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-}
-
-fn browser_cookie(_: &reqwest::Response, _: &reqwest::Client, _: &TestApp) -> String {
-    // A fixed, well-formed CSRF secret: the double-submit check only compares cookie and
-    // header, so the test supplies both.
-    "A".repeat(32)
 }
