@@ -45,8 +45,7 @@ use crate::auth::AuthService;
 use crate::error::{json_response, ApiError};
 use crate::parsers::{self, NegotiationError};
 use crate::permissions::{
-    check_permissions, load_model_perms, Access, IsAuthenticated, Model, Needs, Perm, PermSet,
-    Permission,
+    check_permissions, load_model_perms, Access, IsAuthenticated, Model, Needs, Perm, Permission,
 };
 use crate::request::ApiRequest;
 use crate::routing::FormatSuffix;
@@ -95,7 +94,11 @@ pub struct View<S> {
     renders: &'static [&'static str],
     parses: &'static [&'static str],
     actions: Vec<(Method, Value)>,
+    object_probe: Option<ObjectProbe<S>>,
 }
+
+type ObjectProbe<S> =
+    Arc<dyn Fn(S, ApiRequest) -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
 
 // DRF's `http_method_names` order, which is also the order of the Allow header.
 const METHOD_ORDER: [Method; 7] = [
@@ -121,6 +124,7 @@ impl<S: ApiState> View<S> {
             renders: DEFAULT_RENDERS,
             parses: DEFAULT_PARSES,
             actions: Vec::new(),
+            object_probe: None,
         }
     }
 
@@ -168,6 +172,18 @@ impl<S: ApiState> View<S> {
     /// Field metadata for OPTIONS `actions` under `method` (shown when permitted).
     pub fn action_metadata(mut self, method: Method, fields: Value) -> Self {
         self.actions.push((method, fields));
+        self
+    }
+
+    /// For detail views: whether the requester reaches the object (the scoped lookup and the
+    /// object permission, as for a PUT). OPTIONS lists the `PUT` action only when it does,
+    /// as DRF's metadata runs `get_object()` for PUT.
+    pub fn object_probe<F, Fut>(mut self, probe: F) -> Self
+    where
+        F: Fn(S, ApiRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = bool> + Send + 'static,
+    {
+        self.object_probe = Some(Arc::new(move |s, r| Box::pin(probe(s, r))));
         self
     }
 
@@ -328,12 +344,9 @@ impl<S: ApiState> View<S> {
         )
         .await?;
 
-        if parts.method == Method::OPTIONS {
-            return self.metadata(&state, &identity, perms).await;
-        }
-        let Some(route) = route else {
+        if parts.method != Method::OPTIONS && route.is_none() {
             return Err(ApiError::MethodNotAllowed(parts.method));
-        };
+        }
         let request = ApiRequest {
             method: parts.method,
             uri: parts.uri,
@@ -344,7 +357,12 @@ impl<S: ApiState> View<S> {
             format_suffix,
             perms,
         };
-        (route.handler)(state, request).await
+        match route {
+            Some(route) if request.method != Method::OPTIONS => {
+                (route.handler)(state, request).await
+            }
+            _ => self.metadata(&state, request).await,
+        }
     }
 
     /// The policy for `method`: the route's own, else the view's, else the state's default,
@@ -358,12 +376,9 @@ impl<S: ApiState> View<S> {
             .unwrap_or_else(|| Perm::new(IsAuthenticated))
     }
 
-    async fn metadata(
-        &self,
-        state: &S,
-        identity: &crate::auth::Identity,
-        perms: Option<Arc<PermSet>>,
-    ) -> Result<Response, ApiError> {
+    async fn metadata(&self, state: &S, request: ApiRequest) -> Result<Response, ApiError> {
+        let identity = &request.identity;
+        let perms = request.perms.clone();
         // The actions' policies may need model permissions OPTIONS' own did not.
         let needs = self.actions.iter().fold(Needs::NONE, |n, (m, _)| {
             n | self.permission_for(state, m).needs()
@@ -384,9 +399,19 @@ impl<S: ApiState> View<S> {
             let access = Access::new(method, identity)
                 .with_model(self.model.as_ref())
                 .with_perms(perms.as_deref());
-            if permission.check(&access).is_ok() {
-                actions.insert(method.to_string(), fields.clone());
+            if permission.check(&access).is_err() {
+                continue;
             }
+            if *method == Method::PUT {
+                if let Some(probe) = &self.object_probe {
+                    let mut as_put = request.clone();
+                    as_put.method = Method::PUT;
+                    if !probe(state.clone(), as_put).await {
+                        continue;
+                    }
+                }
+            }
+            actions.insert(method.to_string(), fields.clone());
         }
         if !actions.is_empty() {
             body["actions"] = Value::Object(actions);

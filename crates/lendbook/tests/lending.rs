@@ -280,3 +280,23 @@ async fn deleting_a_friend_or_belonging_deletes_its_loans() {
     assert_eq!(alice.delete(&format!("/api/v1/friends/{f}/")).await.0, 204);
     assert_eq!(alice.get("/api/v1/borrowings/").await.1["count"], json!(0));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn options_lists_put_only_for_objects_the_user_reaches() {
+    let app = TestApp::spawn().await;
+    let (alice, _) = Api::user(&app, "alice").await;
+    let (eve, _) = Api::user(&app, "eve").await;
+    let friend = alice.create("/api/v1/friends/", json!({"name": "Bob"})).await;
+    let path = format!("/api/v1/friends/{friend}/");
+    let (status, own) = alice.send(reqwest::Method::OPTIONS, &path, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(own["actions"]["PUT"]["name"]["max_length"], json!(100));
+    // DRF's metadata runs get_object() for PUT: another user's (or a missing) object
+    // gets the description without actions.
+    for (api, path) in [(&eve, path.clone()), (&alice, "/api/v1/friends/99999/".to_owned())] {
+        let (status, body) = api.send(reqwest::Method::OPTIONS, &path, None).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["name"], json!("Friend Instance"));
+        assert!(body.get("actions").is_none(), "{body}");
+    }
+}

@@ -170,6 +170,13 @@ fn resource_routes<S: ApiState>(
         .on(Method::DELETE, {
             let r = r.clone();
             move |s: S, req| destroy(r.clone(), s, req)
+        })
+        .object_probe({
+            let r = r.clone();
+            move |s: S, req: ApiRequest| {
+                let r = r.clone();
+                async move { load(&r, &s, &req).await.is_ok() }
+            }
         });
     let mut routes = Routes::new()
         .route(&base, list.into_route())
