@@ -79,7 +79,7 @@ impl LimitOffset {
 
     /// DRF's `get_next_link` / `get_previous_link`.
     fn links(&self, req: &ApiRequest, count: i64) -> (Option<String>, Option<String>) {
-        let base = format!("{}{}", req.origin(false), req.uri.path());
+        let base = format!("{}{}", req.origin(), req.uri.path());
         let query = req.uri.query().unwrap_or("");
         let next = (self.offset + self.limit < count).then(|| {
             let q = replace_query(

@@ -27,6 +27,9 @@ pub struct ApiRequest {
     pub params: Vec<(String, String)>,
     /// The URL format suffix the request came with (`/friends.json` -> `json`).
     pub format_suffix: Option<String>,
+    /// Whether the request came over HTTPS (as a trusted proxy reports it), for absolute
+    /// links (Django's `request.is_secure()`).
+    pub secure: bool,
     /// The user's model permissions when the view's policy needed them, loaded once by the
     /// view-level check and reused by the object-level one
     /// ([`check_object_permissions`](crate::permissions::check_object_permissions)).
@@ -55,7 +58,7 @@ impl ApiRequest {
     /// let req = ApiRequest {
     ///     method: axum::http::Method::POST, uri: "/".parse().unwrap(), headers,
     ///     body: bytes::Bytes::from_static(b"[1]"), identity: Identity::anonymous(), params: vec![],
-    ///     format_suffix: None,
+    ///     format_suffix: None, secure: false,
     ///     perms: None,
     /// };
     /// let err = req.object_data().unwrap_err();
@@ -97,7 +100,8 @@ impl ApiRequest {
     }
 
     /// `scheme://host` of the request, for absolute links (DRF's `build_absolute_uri`).
-    pub fn origin(&self, secure: bool) -> String {
+    pub fn origin(&self) -> String {
+        let secure = self.secure;
         let host = self
             .headers
             .get(axum::http::header::HOST)

@@ -347,6 +347,7 @@ impl<S: ApiState> View<S> {
         if parts.method != Method::OPTIONS && route.is_none() {
             return Err(ApiError::MethodNotAllowed(parts.method));
         }
+        let secure = auth.is_secure(&parts.headers);
         let request = ApiRequest {
             method: parts.method,
             uri: parts.uri,
@@ -356,6 +357,7 @@ impl<S: ApiState> View<S> {
             params,
             format_suffix,
             perms,
+            secure,
         };
         match route {
             Some(route) if request.method != Method::OPTIONS => {

@@ -384,6 +384,7 @@ async fn outcome(
         params: vec![],
         perms,
         format_suffix: None,
+        secure: false,
     };
     let detail = check_object_permissions(
         db,
@@ -520,6 +521,7 @@ async fn messages_and_challenges_follow_drf() {
                 params: vec![],
                 perms,
                 format_suffix: None,
+                secure: false,
             };
             check_object_permissions(
                 &w.t.db,
@@ -605,6 +607,7 @@ async fn the_object_check_reuses_the_model_permissions_the_view_check_loaded() {
         params: vec![],
         perms,
         format_suffix: None,
+        secure: false,
     };
     let (w, policy) = (&w, &policy);
     let check = |req: ApiRequest| async move {

@@ -286,17 +286,65 @@ async fn options_lists_put_only_for_objects_the_user_reaches() {
     let app = TestApp::spawn().await;
     let (alice, _) = Api::user(&app, "alice").await;
     let (eve, _) = Api::user(&app, "eve").await;
-    let friend = alice.create("/api/v1/friends/", json!({"name": "Bob"})).await;
+    let friend = alice
+        .create("/api/v1/friends/", json!({"name": "Bob"}))
+        .await;
     let path = format!("/api/v1/friends/{friend}/");
     let (status, own) = alice.send(reqwest::Method::OPTIONS, &path, None).await;
     assert_eq!(status, 200);
     assert_eq!(own["actions"]["PUT"]["name"]["max_length"], json!(100));
     // DRF's metadata runs get_object() for PUT: another user's (or a missing) object
     // gets the description without actions.
-    for (api, path) in [(&eve, path.clone()), (&alice, "/api/v1/friends/99999/".to_owned())] {
+    for (api, path) in [
+        (&eve, path.clone()),
+        (&alice, "/api/v1/friends/99999/".to_owned()),
+    ] {
         let (status, body) = api.send(reqwest::Method::OPTIONS, &path, None).await;
         assert_eq!(status, 200);
         assert_eq!(body["name"], json!("Friend Instance"));
         assert!(body.get("actions").is_none(), "{body}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn absolute_links_follow_a_trusted_proxys_scheme_only() {
+    let app = TestApp::spawn_with(|c| c.auth.trust_forwarded_proto = true).await;
+    let (alice, _) = Api::user(&app, "alice").await;
+    for i in 0..3 {
+        alice
+            .create("/api/v1/friends/", json!({"name": format!("F{i}")}))
+            .await;
+    }
+    let client = reqwest::Client::new();
+    let page: serde_json::Value = client
+        .get(app.url("/api/v1/friends/?limit=1"))
+        .header("Authorization", format!("Token {}", alice.token()))
+        .header("X-Forwarded-Proto", "https")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let next = page["next"].as_str().unwrap();
+    assert!(next.starts_with("https://"), "{next}");
+
+    // Untrusted by default: a client cannot make the server emit https links.
+    let plain = TestApp::spawn().await;
+    let (bob, _) = Api::user(&plain, "bob").await;
+    for i in 0..3 {
+        bob.create("/api/v1/friends/", json!({"name": format!("F{i}")}))
+            .await;
+    }
+    let page: serde_json::Value = client
+        .get(plain.url("/api/v1/friends/?limit=1"))
+        .header("Authorization", format!("Token {}", bob.token()))
+        .header("X-Forwarded-Proto", "https")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(page["next"].as_str().unwrap().starts_with("http://"));
 }

@@ -686,8 +686,7 @@ impl AuthService {
         } else {
             None
         };
-        let is_secure = self.inner.config.trust_forwarded_proto
-            && h("x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https"));
+        let is_secure = self.is_secure(req.headers);
         let request = csrf::CsrfRequest {
             method: req.method.as_str(),
             is_secure,
@@ -701,6 +700,16 @@ impl AuthService {
         };
         csrf::check(&request)
             .map_err(|reason| ApiError::PermissionDenied(format!("CSRF Failed: {reason}")))
+    }
+
+    /// Django's `request.is_secure()` behind a proxy: `X-Forwarded-Proto: https`, trusted
+    /// only when configured (`trust_forwarded_proto`), since clients can send it too.
+    pub fn is_secure(&self, headers: &HeaderMap) -> bool {
+        self.inner.config.trust_forwarded_proto
+            && headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|p| p.eq_ignore_ascii_case("https"))
     }
 
     fn failed(&self, detail: &str) -> ApiError {

@@ -102,7 +102,7 @@ impl<S: ApiState> ResourceRouter<S> {
 }
 
 fn api_root(prefix: &str, names: &[&str], req: &ApiRequest) -> Result<Response, ApiError> {
-    let origin = req.origin(false);
+    let origin = req.origin();
     let suffix = req
         .format_suffix
         .as_ref()

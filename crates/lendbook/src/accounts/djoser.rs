@@ -135,8 +135,8 @@ fn api_root() -> axum::routing::MethodRouter<AppState> {
         .description("The default basic root view for DefaultRouter")
         .get(|_: AppState, req: ApiRequest| async move {
             let link = match &req.format_suffix {
-                Some(f) => format!("{}/api/auth/users.{f}", req.origin(false)),
-                None => format!("{}/api/auth/users/", req.origin(false)),
+                Some(f) => format!("{}/api/auth/users.{f}", req.origin()),
+                None => format!("{}/api/auth/users/", req.origin()),
             };
             Ok(json(StatusCode::OK, &json!({ "users": link })))
         })
