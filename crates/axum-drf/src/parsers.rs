@@ -22,7 +22,9 @@ mod tests;
 
 use serde_json::{Map, Value};
 
-pub use negotiation::{negotiate, select_renderer, Negotiated, NegotiationError, Renderer};
+pub use negotiation::{
+    negotiate, select_renderer, select_renderer_from, Negotiated, NegotiationError, Renderer,
+};
 
 /// Django's `DATA_UPLOAD_MAX_MEMORY_SIZE` (2.5 MiB): larger JSON and form bodies are refused.
 pub const DATA_UPLOAD_MAX_MEMORY_SIZE: usize = 2_621_440;

@@ -43,7 +43,7 @@ use serde_json::{json, Value};
 use crate::auth::service::RequestHead;
 use crate::auth::AuthService;
 use crate::error::{json_response, ApiError};
-use crate::parsers::{self, NegotiationError};
+use crate::parsers::{self, NegotiationError, Renderer};
 use crate::permissions::{
     check_permissions, load_model_perms, Access, IsAuthenticated, Model, Needs, Perm, Permission,
 };
@@ -317,10 +317,17 @@ impl<S: ApiState> View<S> {
         // Most clients send no Accept (or */*) and no format: nothing to negotiate.
         let trivial = format.is_none() && matches!(accept, None | Some("*/*"));
         if !trivial {
-            parsers::negotiate(accept, format.as_deref()).map_err(|e| match e {
-                NegotiationError::NotAcceptable => ApiError::NotAcceptable,
-                NegotiationError::NotFound => ApiError::NotFound("Not found.".into()),
-            })?;
+            let renderers: &[Renderer] = if self.renders.contains(&"text/html") {
+                &[Renderer::Json, Renderer::BrowsableApi]
+            } else {
+                &[Renderer::Json]
+            };
+            parsers::select_renderer_from(accept, format.as_deref(), renderers)
+                .map(drop)
+                .map_err(|e| match e {
+                    NegotiationError::NotAcceptable => ApiError::NotAcceptable,
+                    NegotiationError::NotFound => ApiError::NotFound("Not found.".into()),
+                })?;
         }
 
         let auth = state.auth();

@@ -100,3 +100,31 @@ async fn wrong_types_and_unknown_fields_get_field_errors() {
     );
     assert!(body["what"][0].as_str().unwrap().starts_with("Invalid pk"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_only_views_refuse_html_like_drf() {
+    let app = TestApp::spawn().await;
+    let client = reqwest::Client::new();
+    // /api/login/ renders JSON only (DRF's ObtainAuthToken): 406 for text/html.
+    let r = client
+        .post(app.url("/api/login/"))
+        .header("Accept", "text/html")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 406);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"detail": "Could not satisfy the request Accept header."})
+    );
+    // Views with the browsable API among their renderers accept it (and answer JSON).
+    let r = client
+        .get(app.url("/api/public/"))
+        .header("Accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}

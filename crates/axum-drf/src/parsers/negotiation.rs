@@ -186,7 +186,24 @@ pub fn select_renderer(
     accept: Option<&str>,
     format: Option<&str>,
 ) -> Result<Negotiated, NegotiationError> {
-    let mut renderers = vec![Renderer::Json, Renderer::BrowsableApi];
+    select_renderer_from(accept, format, &[Renderer::Json, Renderer::BrowsableApi])
+}
+
+/// [`select_renderer`] for a view with its own renderer list, e.g. DRF's `ObtainAuthToken`,
+/// which renders JSON only and so answers `Accept: text/html` with 406.
+///
+/// ```
+/// use axum_drf::parsers::{select_renderer_from, NegotiationError, Renderer};
+/// let json_only = [Renderer::Json];
+/// assert_eq!(select_renderer_from(Some("text/html"), None, &json_only), Err(NegotiationError::NotAcceptable));
+/// assert!(select_renderer_from(Some("text/html, */*"), None, &json_only).is_ok());
+/// ```
+pub fn select_renderer_from(
+    accept: Option<&str>,
+    format: Option<&str>,
+    available: &[Renderer],
+) -> Result<Negotiated, NegotiationError> {
+    let mut renderers = available.to_vec();
     if let Some(format) = format.filter(|f| !f.is_empty()) {
         renderers.retain(|r| r.format() == format);
         if renderers.is_empty() {
