@@ -394,7 +394,7 @@ impl AuthService {
         let nonce = format!("{payload}#{:016x}", rand::random::<u64>());
         let listeners = pg.count_listeners().await.unwrap_or(0);
         if listeners == 0 {
-            return pg.notify_channel(INVALIDATION_CHANNEL, nonce).await;
+            return pg.notify(INVALIDATION_CHANNEL, nonce).await;
         }
         // A process without its own listener (the CLI) subscribes to acknowledgements just
         // for this wait, under a name writers do not count.
@@ -410,8 +410,7 @@ impl AuthService {
             );
         }
         let mut acks = self.inner.applied.subscribe();
-        pg.notify_channel(INVALIDATION_CHANNEL, nonce.clone())
-            .await?;
+        pg.notify(INVALIDATION_CHANNEL, nonce.clone()).await?;
         let wait = async {
             let mut seen = 0;
             loop {
@@ -480,7 +479,7 @@ impl AuthService {
                             this.inner.cache.apply_message(&note.payload);
                             let pg = pg.clone();
                             tokio::spawn(async move {
-                                if let Err(e) = pg.notify_channel(ACK_CHANNEL, note.payload).await {
+                                if let Err(e) = pg.notify(ACK_CHANNEL, note.payload).await {
                                     tracing::warn!(error = %e, "cannot acknowledge an invalidation");
                                 }
                             });

@@ -214,15 +214,6 @@ impl Database {
             Database::Postgres(db) => db.migrate(migrations).await,
         }
     }
-
-    /// Sends a cross-instance notification (PostgreSQL `NOTIFY`); a no-op on SQLite, whose
-    /// single process has nobody else to tell.
-    pub async fn notify(&self, channel: &'static str, payload: String) -> Result<(), StoreError> {
-        match self {
-            Database::Sqlite(_) => Ok(()),
-            Database::Postgres(db) => db.notify(channel, payload).await,
-        }
-    }
 }
 
 /// Rewrites `$n` placeholders to SQLite's `?n`, which binds by number regardless of the

@@ -159,7 +159,8 @@ impl PgDb {
         Ok(applied)
     }
 
-    pub(super) async fn notify(&self, channel: &str, payload: String) -> Result<(), StoreError> {
+    /// `NOTIFY channel, payload` (through `pg_notify`, so any channel name is safe).
+    pub async fn notify(&self, channel: &str, payload: String) -> Result<(), StoreError> {
         let client = self.client().await?;
         client
             .execute("SELECT pg_notify($1, $2)", &[&channel, &payload])
@@ -234,11 +235,6 @@ impl PgDb {
             .await
             .map_err(map_err)?;
         Ok(row.get::<_, i64>(0))
-    }
-
-    /// `NOTIFY` on any channel.
-    pub async fn notify_channel(&self, channel: &str, payload: String) -> Result<(), StoreError> {
-        self.notify(channel, payload).await
     }
 }
 
