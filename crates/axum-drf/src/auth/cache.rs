@@ -1,7 +1,7 @@
 //! A bounded cache of verified credentials (token hash / session key hash -> user), so the
 //! hot path does not touch the database. Every write that can end a credential (logout,
 //! password change, deactivation, deletion) invalidates here at once, and — through
-//! [`crate::store::Database::notify`] — on every other instance.
+//! PostgreSQL `NOTIFY` or the SQLite invalidation log — on every other instance.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

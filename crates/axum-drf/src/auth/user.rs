@@ -84,7 +84,7 @@ macro_rules! user_columns {
 }
 
 impl User {
-    /// Decodes the first 12 columns of a row selected with [`USER_COLUMNS`].
+    /// Decodes the first 12 columns of a row selected with [`user_columns!`](crate::user_columns).
     pub fn from_row(row: &Row) -> Result<Self, StoreError> {
         Ok(User {
             id: row.int(0)?,
