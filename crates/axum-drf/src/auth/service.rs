@@ -599,6 +599,7 @@ impl AuthService {
         let user = match self.inner.cache.get(&key_hash) {
             Some(hit) => hit.user,
             None => {
+                let ticket = self.inner.cache.ticket();
                 let row = self
                     .inner
                     .db
@@ -614,6 +615,7 @@ impl AuthService {
                         user: user.clone(),
                         expire_at: i64::MAX,
                     },
+                    ticket,
                 );
                 user
             }
@@ -643,6 +645,7 @@ impl AuthService {
                 return Ok(hit.user.is_active.then_some(hit.user));
             }
         }
+        let ticket = self.inner.cache.ticket();
         let Some(row) = self
             .inner
             .db
@@ -659,6 +662,7 @@ impl AuthService {
                 user: user.clone(),
                 expire_at,
             },
+            ticket,
         );
         // Django's SessionAuthentication ignores inactive users: the request is anonymous.
         Ok(user.is_active.then_some(user))
