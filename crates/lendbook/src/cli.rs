@@ -277,8 +277,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let hash = tokio::task::spawn_blocking(move || hash_password(&password))
                 .await
                 .map_err(|e| CliError::Message(e.to_string()))?;
-            auth.users().set_password_hash(user.id, &hash).await?;
-            auth.end_user_sessions(user.id)
+            auth.change_password(user.id, &hash)
                 .await
                 .map_err(|e| CliError::Message(e.to_string()))?;
             println!("Password changed successfully for user '{username}'");

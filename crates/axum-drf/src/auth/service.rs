@@ -35,6 +35,10 @@ pub struct AuthConfig {
     pub cache_ttl: Duration,
     /// Password hashes computed at once (each takes ~19 MiB and a core for ~30 ms).
     pub hashing_concurrency: usize,
+    /// A password change also revokes the user's API token, not only their sessions
+    /// (default). DRF keeps the token, so whoever stole it keeps access after the owner
+    /// recovered the account; `false` restores that.
+    pub revoke_tokens_on_password_change: bool,
 }
 
 impl Default for AuthConfig {
@@ -50,6 +54,7 @@ impl Default for AuthConfig {
             hashing_concurrency: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            revoke_tokens_on_password_change: true,
         }
     }
 }
@@ -337,7 +342,44 @@ impl AuthService {
         Ok(())
     }
 
-    /// Ends every session of a user (password change).
+    /// Stores a new password hash for `user_id` and, in the same transaction, ends what a
+    /// password change ends ([`AuthService::password_change_statements`]); every instance
+    /// forgets the user's cached credentials before this returns. Every path that sets a
+    /// password (API, reset link, CLI, admin) goes through here or those statements.
+    pub async fn change_password(&self, user_id: i64, hash: &str) -> Result<(), ApiError> {
+        let mut stmts = vec![Statement::new(
+            "UPDATE auth_user SET password = $1 WHERE id = $2",
+            vec![hash.into(), user_id.into()],
+        )];
+        stmts.extend(self.password_change_statements(user_id));
+        self.inner.db.transaction(stmts).await?;
+        self.user_changed(user_id).await;
+        Ok(())
+    }
+
+    /// The statements that end a user's credentials when their password changes, to run
+    /// in the transaction that changes it (then call [`AuthService::user_changed`]): every
+    /// session (Django's session hash) and, with `revoke_tokens_on_password_change` (the
+    /// default), the API token, whose next login derives a fresh one.
+    pub fn password_change_statements(&self, user_id: i64) -> Vec<Statement> {
+        let mut stmts = vec![Statement::new(
+            "DELETE FROM auth_session WHERE user_id = $1",
+            vec![user_id.into()],
+        )];
+        if self.inner.config.revoke_tokens_on_password_change {
+            stmts.push(Statement::new(
+                "DELETE FROM authtoken_token WHERE user_id = $1",
+                vec![user_id.into()],
+            ));
+            stmts.push(Statement::new(
+                "UPDATE auth_user SET token_generation = token_generation + 1 WHERE id = $1",
+                vec![user_id.into()],
+            ));
+        }
+        stmts
+    }
+
+    /// Ends every session of a user.
     pub async fn end_user_sessions(&self, user_id: i64) -> Result<(), ApiError> {
         self.inner
             .db

@@ -190,7 +190,10 @@ impl Users {
         User::from_row(&row)
     }
 
-    /// Replaces the stored password hash.
+    /// Replaces the stored password hash and nothing else: for re-hashing the same password
+    /// (a legacy hash upgraded at login). A password *change* goes through
+    /// [`AuthService::change_password`](crate::auth::AuthService::change_password), which
+    /// also ends the user's sessions and token.
     pub async fn set_password_hash(&self, id: i64, hash: &str) -> Result<(), StoreError> {
         self.db
             .execute(

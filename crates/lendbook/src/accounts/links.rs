@@ -158,17 +158,14 @@ pub async fn reset_password_confirm(
     // The link proved who this is: now the similarity rule can see their attributes.
     check_password_rules(&new_password, &link.user)?;
     let hash = state.auth.hash_password(&new_password).await?;
-    consume(
-        &state,
-        &link,
-        vec![Statement::new(
-            "UPDATE auth_user SET password = $1, last_login = $2 WHERE id = $3",
-            vec![hash.into(), now_micros().into(), link.user.id.into()],
-        )],
-    )
-    .await?;
-    // A new password ends every session (Django's session hash); tokens stay, as djoser's.
-    state.auth.end_user_sessions(link.user.id).await?;
+    let mut change = vec![Statement::new(
+        "UPDATE auth_user SET password = $1, last_login = $2 WHERE id = $3",
+        vec![hash.into(), now_micros().into(), link.user.id.into()],
+    )];
+    // A new password ends every session (Django's session hash) and, by default, the token.
+    change.extend(state.auth.password_change_statements(link.user.id));
+    consume(&state, &link, change).await?;
+    state.auth.user_changed(link.user.id).await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

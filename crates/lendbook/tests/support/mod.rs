@@ -2,6 +2,8 @@
 //! file, or a fresh PostgreSQL database when `DATABASE_URL` is set), HTTP from the outside.
 #![allow(dead_code)]
 
+pub mod mail;
+
 use std::net::SocketAddr;
 
 use lendbook::app::{AppState, Application};
@@ -122,8 +124,14 @@ impl TestApp {
 
     /// Runs the real `lendbook` binary against this server's database.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        self.cli_with_env(args, &[])
+    }
+
+    /// [`TestApp::cli`] with extra environment (e.g. `LENDBOOK_AUTH__...` settings).
+    pub fn cli_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
         std::process::Command::new(env!("CARGO_BIN_EXE_lendbook"))
             .args(args)
+            .envs(env.iter().copied())
             .env("DATABASE_URL", &self.config.database_url)
             .env(
                 "LENDBOOK_SECRET_KEY",
