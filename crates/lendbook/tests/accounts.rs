@@ -3,13 +3,14 @@
 
 mod support;
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use axum_drf::auth::NewUser;
 use lendbook::config::Config;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
-use support::mail::{decode_qp, link, token_error, MailApp, NEW_PASSWORD, PASSWORD};
+use support::mail::{decode_qp, link, new_files, token_error, MailApp, NEW_PASSWORD, PASSWORD};
 use support::TestApp;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -320,14 +321,14 @@ async fn activation_when_on() {
         StatusCode::UNAUTHORIZED
     );
     let (uid, token) = link(&mail, "activate");
-    let (status, _) = t
+    let (status, _b) = t
         .post(
             "/api/auth/users/activation/",
             None,
             json!({"uid": uid, "token": token}),
         )
         .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(status, StatusCode::NO_CONTENT, "{_b}");
     assert_eq!(
         t.status_of("/api/auth/users/me/", &erin).await,
         StatusCode::OK

@@ -15,7 +15,8 @@ use axum_drf::auth::validators::{validate_password, UserAttributes};
 use axum_drf::auth::User;
 use axum_drf::error::PERMISSION_DENIED;
 use axum_drf::fields::{CharField, Errors};
-use axum_drf::store::StoreError;
+use axum_drf::auth::activation::Activations;
+use axum_drf::store::{Statement, StoreError};
 use axum_drf::View;
 use axum_drf::{json, ApiError, ApiRequest};
 use tower::ServiceExt;
@@ -176,14 +177,17 @@ async fn apply_update(
     let Some(email) = email else {
         return Ok(json(StatusCode::OK, &user_json(&user)));
     };
-    let users = state.auth.users();
     // With activation on, djoser deactivates a user whose address changed and mails a new
     // activation link there, so an address is proven before it is trusted.
     let reactivate = state.config.accounts.send_activation_email && email != user.email;
-    users.set_email(user.id, &email).await?;
+    let mut stmts = vec![Statement::new(
+        "UPDATE auth_user SET email = $1 WHERE id = $2",
+        vec![email.as_str().into(), user.id.into()],
+    )];
     if reactivate {
-        users.set_active(user.id, false).await?;
+        stmts.extend(Activations::begin(user.id));
     }
+    state.db.transaction(stmts).await?;
     state.auth.user_changed(user.id).await;
     let updated = User {
         email,
