@@ -88,7 +88,11 @@ async fn password_change(by: ChangedBy, revoke: bool) {
                 &["changepassword", "ida", "--password", NEW_PASSWORD],
                 &[("LENDBOOK_AUTH__REVOKE_TOKENS_ON_PASSWORD_CHANGE", &revoke)],
             );
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
 
@@ -135,7 +139,12 @@ async fn tokens_survive_a_password_change_when_revocation_is_off() {
 }
 
 /// A user created directly, with a token.
-async fn account(app: &TestApp, username: &str, is_staff: bool, is_superuser: bool) -> (i64, String) {
+async fn account(
+    app: &TestApp,
+    username: &str,
+    is_staff: bool,
+    is_superuser: bool,
+) -> (i64, String) {
     let auth = &app.state.auth;
     let hash = auth.hash_password(PASSWORD).await.unwrap();
     let user = auth
@@ -175,22 +184,24 @@ async fn send(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn staff_cannot_change_deactivate_or_delete_a_superuser() {
-    let app = TestApp::spawn_with(|c| c.accounts.send_activation_email = true).await;
-    let (root, root_token) = account(&app, "root", true, true).await;
-    let (staff_id, staff) = account(&app, "staffer", true, false).await;
-    let (plain, _) = account(&app, "plain", false, false).await;
+    // Activation on: an email change then deactivates, so refusing it guards that too.
+    let mail = MailApp::spawn(|c| c.accounts.send_activation_email = true).await;
+    let app = &mail.app;
+    let (root, root_token) = account(app, "root", true, true).await;
+    let (staff_id, staff) = account(app, "staffer", true, false).await;
+    let (plain, _) = account(app, "plain", false, false).await;
     let denied = json!({"detail": "You do not have permission to perform this action."});
     let detail = format!("/api/auth/users/{root}/");
     use reqwest::Method;
 
     // Reading is still allowed, as in djoser.
-    let (status, body) = send(&app, Method::GET, &detail, &staff, Value::Null).await;
+    let (status, body) = send(app, Method::GET, &detail, &staff, Value::Null).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // Changing the email (the first step of taking the account over through a reset, and
     // with activation on also a deactivation), replacing, deleting: refused.
     for method in [Method::PATCH, Method::PUT] {
         let (status, body) = send(
-            &app,
+            app,
             method,
             &detail,
             &staff,
@@ -200,7 +211,7 @@ async fn staff_cannot_change_deactivate_or_delete_a_superuser() {
         assert_eq!((status, body), (StatusCode::FORBIDDEN, denied.clone()));
     }
     let (status, body) = send(
-        &app,
+        app,
         Method::DELETE,
         &detail,
         &staff,
@@ -212,15 +223,21 @@ async fn staff_cannot_change_deactivate_or_delete_a_superuser() {
     assert_eq!(root_now.email, "root@example.com");
     assert!(root_now.is_active && root_now.is_superuser);
     assert_eq!(
-        send(&app, Method::GET, "/api/auth/users/me/", &root_token, Value::Null)
-            .await
-            .0,
+        send(
+            app,
+            Method::GET,
+            "/api/auth/users/me/",
+            &root_token,
+            Value::Null
+        )
+        .await
+        .0,
         StatusCode::OK
     );
 
     // Staff still manage users who are not superusers (djoser's CurrentUserOrAdmin).
     let (status, body) = send(
-        &app,
+        app,
         Method::PATCH,
         &format!("/api/auth/users/{plain}/"),
         &staff,
@@ -235,7 +252,7 @@ async fn staff_cannot_change_deactivate_or_delete_a_superuser() {
         format!("/api/auth/users/{staff_id}/"),
     ] {
         let (status, _) = send(
-            &app,
+            app,
             Method::PATCH,
             &path,
             &staff,
@@ -244,13 +261,20 @@ async fn staff_cannot_change_deactivate_or_delete_a_superuser() {
         .await;
         assert_eq!(status, StatusCode::OK);
     }
-    let staff_now = app.state.auth.users().by_id(staff_id).await.unwrap().unwrap();
+    let staff_now = app
+        .state
+        .auth
+        .users()
+        .by_id(staff_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!staff_now.is_superuser);
 
     // A superuser may manage another superuser.
-    let (other_root, _) = account(&app, "root2", true, true).await;
+    let (other_root, _) = account(app, "root2", true, true).await;
     let (status, body) = send(
-        &app,
+        app,
         Method::PATCH,
         &format!("/api/auth/users/{other_root}/"),
         &root_token,

@@ -115,7 +115,10 @@ async fn a_reset_link_sent_many_times_at_once_works_once() {
         |u, k| json!({"uid": u, "token": k, "new_password": "Again-Stapler-42-pony"}),
     )
     .await;
-    assert!(statuses.iter().all(|s| *s == StatusCode::BAD_REQUEST), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::BAD_REQUEST),
+        "{statuses:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -30,7 +30,9 @@ async fn creating_borrowings_while_their_friend_or_belonging_is_deleted_never_fa
     let mut refused = 0;
     for round in 0..ROUNDS {
         let friend = api.create("/api/v1/friends/", json!({"name": "F"})).await;
-        let thing = api.create("/api/v1/belongings/", json!({"name": "B"})).await;
+        let thing = api
+            .create("/api/v1/belongings/", json!({"name": "B"}))
+            .await;
         // Alternate which side disappears.
         let (victim, field, id) = if round % 2 == 0 {
             (format!("/api/v1/friends/{friend}/"), "to_who", friend)
@@ -39,14 +41,13 @@ async fn creating_borrowings_while_their_friend_or_belonging_is_deleted_never_fa
         };
         let body = json!({"what": thing, "to_who": friend});
         let creates = (0..WRITERS).map(|_| api.post("/api/v1/borrowings/", body.clone()));
-        let (answers, deleted) =
-            futures::join!(join_all(creates), async {
-                tokio::time::sleep(std::time::Duration::from_micros(
-                    rand::random::<u64>() % 3000,
-                ))
-                .await;
-                api.delete(&victim).await
-            });
+        let (answers, deleted) = futures::join!(join_all(creates), async {
+            tokio::time::sleep(std::time::Duration::from_micros(
+                rand::random::<u64>() % 3000,
+            ))
+            .await;
+            api.delete(&victim).await
+        });
         assert_eq!(deleted.0, 204);
         check(&answers, field, id);
         refused += answers.iter().filter(|(s, _)| *s == 400).count();
@@ -58,8 +59,12 @@ async fn creating_borrowings_while_their_friend_or_belonging_is_deleted_never_fa
 async fn moving_a_borrowing_to_a_friend_being_deleted_never_fails() {
     let app = TestApp::spawn().await;
     let (api, _) = Api::user(&app, "mover").await;
-    let home = api.create("/api/v1/friends/", json!({"name": "Home"})).await;
-    let thing = api.create("/api/v1/belongings/", json!({"name": "B"})).await;
+    let home = api
+        .create("/api/v1/friends/", json!({"name": "Home"}))
+        .await;
+    let thing = api
+        .create("/api/v1/belongings/", json!({"name": "B"}))
+        .await;
     for _ in 0..ROUNDS {
         let loans: Vec<i64> = join_all((0..WRITERS).map(|_| {
             api.create(

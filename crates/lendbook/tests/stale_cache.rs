@@ -45,7 +45,8 @@ where
     let log: Arc<Mutex<Vec<(Instant, StatusCode)>>> = Arc::default();
     let readers: Vec<_> = (0..READERS)
         .map(|_| {
-            let (stop, log, client, cred) = (stop.clone(), log.clone(), client.clone(), cred.clone());
+            let (stop, log, client, cred) =
+                (stop.clone(), log.clone(), client.clone(), cred.clone());
             let url = app.url("/api/private/");
             tokio::spawn(async move {
                 while !stop.load(Ordering::Acquire) {
@@ -170,7 +171,10 @@ async fn no_request_is_accepted_after_password_change_deactivation_or_deletion()
                         "password" => {
                             // Sessions end on a password change on every version; tokens
                             // too once revocation is on (the default).
-                            auth.users().set_password_hash(id, "!changed").await.unwrap();
+                            auth.users()
+                                .set_password_hash(id, "!changed")
+                                .await
+                                .unwrap();
                             auth.end_user_sessions(id).await.unwrap();
                             if path == "token" {
                                 auth.revoke_token(id).await.unwrap();

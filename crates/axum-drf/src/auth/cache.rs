@@ -101,8 +101,7 @@ impl AuthCache {
         if self.enabled.load(Ordering::Acquire)
             && !self.invalidated_since(&key_hash, credential.user.id, ticket)
         {
-            self.entries
-                .insert(key_hash, Entry { credential, ticket });
+            self.entries.insert(key_hash, Entry { credential, ticket });
         }
     }
 

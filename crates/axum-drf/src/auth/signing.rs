@@ -201,7 +201,9 @@ fn to_base36(mut n: i64) -> String {
 fn from_base36(s: &str) -> Option<i64> {
     if s.is_empty()
         || s.len() > 12
-        || !s.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
         || (s.len() > 1 && s.starts_with('0'))
     {
         return None;
@@ -389,7 +391,11 @@ mod tests {
             format!("{ts}-{mac} "),
         ] {
             assert_ne!(alias, t);
-            assert_eq!(s.check_at("reset", &u, &alias, 10, 1005), LinkCheck::Invalid, "{alias}");
+            assert_eq!(
+                s.check_at("reset", &u, &alias, 10, 1005),
+                LinkCheck::Invalid,
+                "{alias}"
+            );
         }
     }
 

@@ -315,7 +315,9 @@ async fn update<S: ApiState>(
     match r.update(db, object.id, columns).await {
         Ok(()) => {}
         Err(e @ StoreError::ForeignKeyViolation(_)) => {
-            return Err(r.vanished_reference(db, &user, &data, partial, form, e).await)
+            return Err(r
+                .vanished_reference(db, &user, &data, partial, form, e)
+                .await)
         }
         Err(e) => return Err(e.into()),
     }

@@ -3,9 +3,9 @@
 
 use axum_drf::auth::activation::Activations;
 use axum_drf::auth::signing::{encode_uid, LinkSigner};
-use axum_drf::store::StoreError;
 use axum_drf::auth::User;
 use axum_drf::mail::{Email, Mailer, SmtpSettings};
+use axum_drf::store::StoreError;
 
 use crate::app::AppState;
 use crate::config::Config;
@@ -205,7 +205,11 @@ async fn send(state: &AppState, kind: Kind, user: &User) {
     let purpose = match purpose_for(state, kind, user).await {
         Ok(Some(purpose)) => purpose,
         Ok(None) => {
-            tracing::info!(user_id = user.id, ?kind, "not waiting for activation: no email");
+            tracing::info!(
+                user_id = user.id,
+                ?kind,
+                "not waiting for activation: no email"
+            );
             return;
         }
         Err(e) => {

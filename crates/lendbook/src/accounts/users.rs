@@ -10,12 +10,12 @@ use axum::extract::{RawPathParams, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
+use axum_drf::auth::activation::Activations;
 use axum_drf::auth::service::RequestHead;
 use axum_drf::auth::validators::{validate_password, UserAttributes};
 use axum_drf::auth::User;
 use axum_drf::error::PERMISSION_DENIED;
 use axum_drf::fields::{CharField, Errors};
-use axum_drf::auth::activation::Activations;
 use axum_drf::store::{Statement, StoreError};
 use axum_drf::View;
 use axum_drf::{json, ApiError, ApiRequest};
@@ -125,7 +125,8 @@ async fn may_edit(state: &AppState, headers: &HeaderMap, id: &str) -> bool {
     if me.id == id {
         return true;
     }
-    me.is_staff && matches!(state.auth.users().by_id(id).await, Ok(Some(target)) if may_manage(me, &target))
+    me.is_staff
+        && matches!(state.auth.users().by_id(id).await, Ok(Some(target)) if may_manage(me, &target))
 }
 
 /// `GET users/{id}/`.

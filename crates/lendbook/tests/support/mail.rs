@@ -161,4 +161,3 @@ pub fn link(message: &str, route: &str) -> (String, String) {
 pub fn token_error() -> String {
     json!({"token": ["Invalid token for given user."]}).to_string()
 }
-
