@@ -127,6 +127,25 @@ async fn password_change_by_cli_ends_sessions_and_deactivation_is_immediate() {
         StatusCode::UNAUTHORIZED
     );
 
+    // The token went with the password (revoke_tokens_on_password_change); log in again.
+    let r = reqwest::Client::new()
+        .get(app.url("/api/private/"))
+        .header("Authorization", format!("Token {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let login: serde_json::Value = reqwest::Client::new()
+        .post(app.url("/api/login/"))
+        .json(&json!({"username": "carol", "password": "another-Horse-8-battery"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap().to_owned();
+
     app.state
         .auth
         .users()
