@@ -156,7 +156,6 @@ async fn account(
             is_staff,
             is_superuser,
             is_active: true,
-            ..NewUser::default()
         })
         .await
         .unwrap();

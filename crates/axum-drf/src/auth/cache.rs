@@ -162,12 +162,13 @@ impl AuthCache {
     }
 
     /// Turns caching on or off; turning it off empties it, so nothing stale survives a
-    /// period without invalidation messages.
+    /// period without invalidation messages. Turning on an enabled cache changes nothing
+    /// (the SQLite poller confirms it on every tick).
     pub fn set_enabled(&self, enabled: bool) {
         if !enabled {
             self.enabled.store(false, Ordering::Release);
             self.invalidate_all();
-        } else {
+        } else if !self.enabled.load(Ordering::Acquire) {
             // Reads that began while invalidations could be missed are never trusted.
             self.invalidate_all();
             self.enabled.store(true, Ordering::Release);
@@ -226,7 +227,15 @@ mod tests {
         c.apply_message("key:c#123");
         assert!(c.get("c").is_none());
         c.insert("d".into(), cred(3), c.ticket());
+        // Confirming an enabled cache keeps its entries.
+        c.set_enabled(true);
+        assert!(c.get("d").is_some());
         c.set_enabled(false);
+        assert!(c.get("d").is_none());
+        // A read that began before the cache was turned back on is not trusted.
+        let before = c.ticket();
+        c.set_enabled(true);
+        c.insert("d".into(), cred(3), before);
         assert!(c.get("d").is_none());
     }
 
