@@ -156,16 +156,21 @@ impl TestApp {
             .await
             .expect("json");
         let id = created["id"].as_i64().expect("user id");
-        let login: serde_json::Value = client
+        (id, self.login(username, "correct-Horse-7-battery").await)
+    }
+
+    /// Logs in through `/api/login/`; returns the token.
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        let login: serde_json::Value = reqwest::Client::new()
             .post(self.url("/api/login/"))
-            .json(&serde_json::json!({"username": username, "password": "correct-Horse-7-battery"}))
+            .json(&serde_json::json!({"username": username, "password": password}))
             .send()
             .await
             .expect("login")
             .json()
             .await
             .expect("json");
-        (id, login["token"].as_str().expect("token").to_owned())
+        login["token"].as_str().expect("token").to_owned()
     }
 }
 
