@@ -137,6 +137,7 @@ pub type AppService = Edge<Router>;
 
 /// The full application service.
 pub fn router(state: AppState) -> AppService {
+    let state_hosts = state.config.allowed_hosts();
     let routes = accounts::routes().merge(lending::routes(&state.config.lending, &state.policies));
     let patterns = routes.patterns();
     let router = routes
@@ -144,7 +145,7 @@ pub fn router(state: AppState) -> AppService {
         .fallback(axum_drf::routing::append_slash_fallback(patterns.clone()))
         .layer(TraceLayer::new_for_http())
         .with_state(state);
-    Edge::new(router, patterns, MAX_HEADER_BYTES)
+    Edge::new(router, patterns, MAX_HEADER_BYTES).allowed_hosts(state_hosts)
 }
 
 /// A bound, ready-to-run server.

@@ -79,6 +79,33 @@ pub struct ServerSettings {
     /// `X-Forwarded-For` names the client; from any other peer the header is ignored.
     #[serde(deserialize_with = "trusted_proxies")]
     pub trusted_proxies: Vec<String>,
+    /// Hosts this server answers to (Django's `ALLOWED_HOSTS`): `example.com`, `.example.com`
+    /// (the domain and its subdomains) or `*` (any). Unset: `localhost`, `127.0.0.1`, `[::1]`
+    /// and the host of `bind`. Any other `Host` header gets Django's 400.
+    pub allowed_hosts: Option<Vec<String>>,
+}
+
+impl Config {
+    /// `[server] allowed_hosts`, or the local default plus the bind address's host.
+    pub fn allowed_hosts(&self) -> axum_drf::hosts::AllowedHosts {
+        match &self.server.allowed_hosts {
+            Some(hosts) => axum_drf::hosts::AllowedHosts::new(hosts),
+            None => {
+                let bind_host = self
+                    .bind
+                    .parse::<std::net::SocketAddr>()
+                    .map(|a| match a.ip() {
+                        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                        ip => ip.to_string(),
+                    })
+                    .unwrap_or_else(|_| {
+                        let host = self.bind.rsplit_once(':').map_or(&*self.bind, |(h, _)| h);
+                        host.to_owned()
+                    });
+                axum_drf::hosts::AllowedHosts::local(Some(&bind_host))
+            }
+        }
+    }
 }
 
 fn trusted_proxies<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
