@@ -6,14 +6,22 @@ mod emails;
 mod links;
 mod seed;
 mod session_cookies;
+mod tokens;
 mod users;
 mod validation;
 
 use axum_drf::routing::Routes;
 
-use crate::app::AppState;
+use axum_drf::auth::TokenMode;
 
-/// Every accounts route.
-pub fn routes() -> Routes<AppState> {
-    seed::routes().merge(djoser::routes())
+use crate::app::AppState;
+use crate::config::Config;
+
+/// Every accounts route; the token list and "log out everywhere" only with per-login tokens.
+pub fn routes(config: &Config) -> Routes<AppState> {
+    let routes = seed::routes().merge(djoser::routes());
+    match config.auth.token_mode {
+        TokenMode::PerLogin => routes.merge(tokens::routes()),
+        TokenMode::Single => routes,
+    }
 }
