@@ -4,6 +4,7 @@
 
 mod support;
 
+use axum_drf::auth::{AuthEvent, AuthEventKind};
 use serde_json::{json, Value};
 use support::{Api, TestApp};
 
@@ -265,6 +266,21 @@ async fn failed_logins_reach_the_info_log_and_a_clean_shutdown_loses_no_event() 
         assert!(!log.contains(&secret), "{secret} reached the log output");
         assert!(!dump.contains(&secret), "{secret} reached the audit log");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn events_queued_at_shutdown_are_written_before_it_completes() {
+    let mut app = TestApp::spawn().await;
+    let burst = 3000;
+    for i in 0..burst {
+        app.state.auth.audit(
+            AuthEvent::new(AuthEventKind::Throttled)
+                .with_username(&format!("u{i}"))
+                .with_detail("scope burst"),
+        );
+    }
+    app.stop().await;
+    assert_eq!(stored_events(&app).await.len(), burst);
 }
 
 fn run_json(app: &TestApp, args: &[&str]) -> Vec<Value> {

@@ -410,7 +410,7 @@ pub async fn read_events(db: &Database, filter: &EventFilter) -> Result<Vec<Stor
         .query(
             "SELECT e.id, e.at, e.kind, e.user_id, e.username, e.reason, e.detail, e.client_ip, e.user_agent \
              FROM auth_event e \
-             WHERE ($1 IS NULL OR e.username = $1 \
+             WHERE (CAST($1 AS TEXT) IS NULL OR e.username = $1 \
                     OR e.user_id = (SELECT u.id FROM auth_user u WHERE u.username = $1)) \
                AND e.at >= $2 \
              ORDER BY e.at DESC, e.id DESC LIMIT $3",

@@ -19,6 +19,7 @@ pub struct TestApp {
     /// The configuration it runs with (reuse it for a second instance or the CLI).
     pub config: Config,
     shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _dir: tempfile::TempDir,
     pg_database: Option<String>,
 }
@@ -101,7 +102,7 @@ impl TestApp {
         let addr = app.local_addr();
         let state = app.state().clone();
         let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(app.run_until(async {
+        let server = tokio::spawn(app.run_until(async {
             let _ = rx.await;
         }));
         TestApp {
@@ -110,6 +111,7 @@ impl TestApp {
             state,
             config,
             shutdown: Some(tx),
+            server: Some(server),
             _dir: dir,
             pg_database,
         }
@@ -118,6 +120,17 @@ impl TestApp {
     /// `base + path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    /// Shuts the server down as SIGTERM does and waits until it has finished; the database
+    /// stays (until the `TestApp` is dropped).
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server ran");
+        }
     }
 
     /// Runs the real `lendbook` binary against this server's database.
