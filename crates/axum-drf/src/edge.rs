@@ -26,7 +26,7 @@ use serde_json::json;
 use tower::Service;
 
 use crate::error::json_response;
-use crate::hosts::{AllowedHosts, CheckedHost};
+use crate::hosts::{AllowedHosts, CheckedHost, DisallowedHost};
 use crate::routing::{matches, split_suffix, FormatSuffix};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -133,12 +133,18 @@ where
             );
             return Either::Left(futures::future::ready(Ok(finish(response))));
         }
-        match self.hosts.check(req.headers().get(axum::http::header::HOST)) {
+        match self
+            .hosts
+            .check(req.headers().get(axum::http::header::HOST))
+        {
             Ok(Some(host)) => {
                 req.extensions_mut().insert(CheckedHost(host));
             }
             Ok(None) => {}
-            Err(response) => return Either::Left(futures::future::ready(Ok(finish(response)))),
+            Err(DisallowedHost) => {
+                let response = finish(crate::hosts::bad_request());
+                return Either::Left(futures::future::ready(Ok(response)));
+            }
         }
         rewrite_suffix(&self.patterns, &mut req);
         let id = match req.headers().get(&REQUEST_ID) {

@@ -80,22 +80,23 @@ impl AllowedHosts {
         if self.any {
             return true;
         }
-        self.exact.iter().any(|p| *p == domain)
+        self.exact.contains(&domain)
             || self
                 .suffixes
                 .iter()
                 .any(|p| domain.ends_with(p.as_str()) || domain == p[1..])
     }
 
-    /// The host of a request with these `headers` if it may be used (for absolute links);
-    /// `Err` with Django's 400 response otherwise. A request without `Host` (HTTP/1.0) is
-    /// let through with `None`: links then name `localhost`, never something a client chose.
-    pub fn check(&self, host: Option<&HeaderValue>) -> Result<Option<HeaderValue>, Response> {
+    /// The request's `Host` if it may be used (for absolute links), else
+    /// [`DisallowedHost`] (answer it with [`bad_request`]). A request without `Host`
+    /// (HTTP/1.0) is let through with `None`: links then name `localhost`, never something
+    /// a client chose.
+    pub fn check(&self, host: Option<&HeaderValue>) -> Result<Option<HeaderValue>, DisallowedHost> {
         match host {
             None => Ok(None),
             Some(value) => match value.to_str() {
                 Ok(text) if self.allows(text) => Ok(Some(value.clone())),
-                _ => Err(bad_request()),
+                _ => Err(DisallowedHost),
             },
         }
     }
@@ -138,6 +139,10 @@ fn split_domain(host: &str) -> Option<String> {
     let domain = domain.strip_suffix('.').unwrap_or(domain);
     (!domain.is_empty()).then(|| domain.to_owned())
 }
+
+/// A `Host` header this site does not answer to (Django's `DisallowedHost`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DisallowedHost;
 
 /// Django's `bad_request` page (`DEBUG = False`), byte for byte.
 pub fn bad_request() -> Response {

@@ -144,7 +144,8 @@ pub type AppService = Edge<Router>;
 /// The full application service.
 pub fn router(state: AppState) -> AppService {
     let state_hosts = state.config.allowed_hosts();
-    let routes = accounts::routes(&state.config).merge(lending::routes(&state.config.lending, &state.policies));
+    let routes = accounts::routes(&state.config)
+        .merge(lending::routes(&state.config.lending, &state.policies));
     let patterns = routes.patterns();
     let router = routes
         .into_router()

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
+use axum_drf::auth::audit::{read_events, AuditLog, EventFilter};
 use axum_drf::auth::password::hash_password;
 use axum_drf::auth::user::{normalize_email, normalize_username};
-use axum_drf::auth::audit::{read_events, AuditLog, EventFilter};
 use axum_drf::auth::{AuthEvent, AuthEventKind, AuthService, ClientInfo, NewUser};
 use axum_drf::permissions::{GrantTarget, PermissionStore};
 use axum_drf::store::Database;
@@ -95,7 +95,10 @@ pub enum Command {
 /// `90s`, `15m`, `1h`, `7d` (a bare number is seconds).
 fn parse_age(text: &str) -> Result<std::time::Duration, String> {
     let text = text.trim();
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
     let n: u64 = number
         .parse()
         .map_err(|_| format!("'{text}' is not an age like 90s, 15m, 1h or 7d"))?;

@@ -945,7 +945,9 @@ async fn emailed_link_flows_and_deletion_are_audited() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
-        v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     };
     assert_eq!(
         audit_kinds(&t.app).await,

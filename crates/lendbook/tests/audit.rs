@@ -260,7 +260,10 @@ async fn failed_logins_reach_the_info_log_and_a_clean_shutdown_loses_no_event() 
     assert_eq!(all.last().unwrap()["kind"], "token_revoked", "{all:#?}");
     let logged = log.lines().filter(|l| l.contains("login failed")).count();
     assert_eq!(logged, attempts, "{log}");
-    assert!(log.contains("bad_password") && log.contains("dave"), "{log}");
+    assert!(
+        log.contains("bad_password") && log.contains("dave"),
+        "{log}"
+    );
     let dump = serde_json::to_string(&all).unwrap();
     for secret in [PASSWORD.to_owned(), token.clone(), "guess-".to_owned()] {
         assert!(!log.contains(&secret), "{secret} reached the log output");
@@ -300,10 +303,22 @@ async fn cli_changes_are_audited_and_lendbook_audit_reads_them() {
     let (_, _) = Api::user(&app, "frank").await;
     for args in [
         &["perms", "grant", "--user", "erin", "lending.view_belonging"][..],
-        &["perms", "revoke", "--user", "erin", "lending.view_belonging"],
+        &[
+            "perms",
+            "revoke",
+            "--user",
+            "erin",
+            "lending.view_belonging",
+        ],
         &["groups", "create", "lenders"],
         &["groups", "add-user", "lenders", "erin"],
-        &["perms", "grant", "--group", "lenders", "lending.change_belonging"],
+        &[
+            "perms",
+            "grant",
+            "--group",
+            "lenders",
+            "lending.change_belonging",
+        ],
         &["changepassword", "erin", "--password", NEW_PASSWORD],
     ] {
         let out = app.cli(args);
@@ -342,7 +357,10 @@ async fn cli_changes_are_audited_and_lendbook_audit_reads_them() {
         erin[2]["detail"],
         "revoked lending.view_belonging from user erin"
     );
-    let recent = run_json(&app, &["audit", "--user", "erin", "--since", "1h", "--json"]);
+    let recent = run_json(
+        &app,
+        &["audit", "--user", "erin", "--since", "1h", "--json"],
+    );
     assert_eq!(recent.len(), erin.len() - 1);
     let all = run_json(&app, &["audit", "--json", "--since", "90m"]);
     let groups: Vec<&str> = all
@@ -360,7 +378,11 @@ async fn cli_changes_are_audited_and_lendbook_audit_reads_them() {
     let text = app.cli(&["audit", "--user", "erin"]);
     let text = String::from_utf8(text.stdout).unwrap();
     assert_eq!(text.lines().count(), erin.len());
-    assert!(text.lines().next().unwrap().contains("\tpassword_change\terin (#"));
+    assert!(text
+        .lines()
+        .next()
+        .unwrap()
+        .contains("\tpassword_change\terin (#"));
     let bad = app.cli(&["audit", "--since", "1y"]);
     assert!(!bad.status.success());
     for secret in [PASSWORD, NEW_PASSWORD] {

@@ -35,8 +35,19 @@ async fn get_with_host(
 async fn a_foreign_host_gets_djangos_400_before_anything_else() {
     let app = TestApp::spawn().await;
     let (alice, _) = Api::user(&app, "alice").await;
-    for host in ["evil.example", "evil.example:80", "bad host", "127.0.0.1.evil", "[::2]:1"] {
-        for path in ["/api/public/", "/api/v1/", "/api/v1/friends/", "/no/such/path"] {
+    for host in [
+        "evil.example",
+        "evil.example:80",
+        "bad host",
+        "127.0.0.1.evil",
+        "[::2]:1",
+    ] {
+        for path in [
+            "/api/public/",
+            "/api/v1/",
+            "/api/v1/friends/",
+            "/no/such/path",
+        ] {
             let (status, content_type, body) =
                 get_with_host(&app, path, host, Some(alice.token())).await;
             assert_eq!(status, 400, "{host} {path}");
@@ -99,11 +110,19 @@ async fn configured_patterns_match_as_in_django_and_build_the_links() {
             json!(format!("http://{host}/api/v1/friends/?limit=1&offset=1"))
         );
         let (_, _, root) = get_with_host(&app, "/api/v1/", host, Some(alice.token())).await;
-        assert!(root.contains(&format!("\"http://{host}/api/v1/friends/\"")), "{root}");
+        assert!(
+            root.contains(&format!("\"http://{host}/api/v1/friends/\"")),
+            "{root}"
+        );
     }
     // Not listed any more: the other local names; look-alikes.
     let port = app.addr.port();
-    for host in [format!("localhost:{port}"), format!("[::1]:{port}"), "badexample.com".into(), "api.test.evil".into()] {
+    for host in [
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+        "badexample.com".into(),
+        "api.test.evil".into(),
+    ] {
         let (status, _, body) = get_with_host(&app, "/api/v1/", &host, None).await;
         assert_eq!((status, body.as_str()), (400, DJANGO_400), "{host}");
     }

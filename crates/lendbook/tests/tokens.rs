@@ -112,7 +112,13 @@ async fn each_login_gets_its_own_token_and_logout_revokes_only_that_one() {
         assert_eq!(t.len(), 40);
         assert_eq!(private(&app, t).await.0, 200);
     }
-    let (status, _) = call(&app, reqwest::Method::POST, "/api/auth/token/logout/", &phone).await;
+    let (status, _) = call(
+        &app,
+        reqwest::Method::POST,
+        "/api/auth/token/logout/",
+        &phone,
+    )
+    .await;
     assert_eq!(status, 204);
     assert_eq!(
         private(&app, &phone).await,
@@ -192,11 +198,24 @@ async fn the_token_list_shows_own_tokens_without_keys_and_revokes_by_id() {
         assert_eq!(entry["client_ip"], "127.0.0.1");
         assert!(entry["created"].as_str().unwrap().ends_with('Z'));
         assert!(entry["expires"].is_string());
-        let mut keys: Vec<&str> = entry.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        let mut keys: Vec<&str> = entry
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
         keys.sort();
         assert_eq!(
             keys,
-            ["client_ip", "created", "current", "expires", "id", "last_used", "user_agent"]
+            [
+                "client_ip",
+                "created",
+                "current",
+                "expires",
+                "id",
+                "last_used",
+                "user_agent"
+            ]
         );
     }
     let text = list.iter().map(|e| e.to_string()).collect::<String>();
@@ -221,9 +240,15 @@ async fn the_token_list_shows_own_tokens_without_keys_and_revokes_by_id() {
     }
     assert_eq!(private(&app, &bob).await.0, 200);
     let path = format!("/api/auth/tokens/{phone_id}/");
-    assert_eq!(call(&app, reqwest::Method::DELETE, &path, &laptop).await.0, 204);
+    assert_eq!(
+        call(&app, reqwest::Method::DELETE, &path, &laptop).await.0,
+        204
+    );
     assert_eq!(private(&app, &phone).await.0, 401);
-    assert_eq!(call(&app, reqwest::Method::DELETE, &path, &laptop).await.0, 404);
+    assert_eq!(
+        call(&app, reqwest::Method::DELETE, &path, &laptop).await.0,
+        404
+    );
     let (_, list) = call(&app, reqwest::Method::GET, "/api/auth/tokens/", &laptop).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
 }

@@ -405,7 +405,10 @@ pub struct EventFilter {
 }
 
 /// Reads events, newest first.
-pub async fn read_events(db: &Database, filter: &EventFilter) -> Result<Vec<StoredEvent>, StoreError> {
+pub async fn read_events(
+    db: &Database,
+    filter: &EventFilter,
+) -> Result<Vec<StoredEvent>, StoreError> {
     let rows = db
         .query(
             "SELECT e.id, e.at, e.kind, e.user_id, e.username, e.reason, e.detail, e.client_ip, e.user_agent \

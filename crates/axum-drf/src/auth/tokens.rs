@@ -180,7 +180,10 @@ impl AuthService {
     ) -> Result<TokenKey, ApiError> {
         let key = TokenKey::random();
         let now = now_micros();
-        let expire_at = self.config().token_ttl.map(|t| now.saturating_add(micros(t)));
+        let expire_at = self
+            .config()
+            .token_ttl
+            .map(|t| now.saturating_add(micros(t)));
         let rows = self
             .db()
             .transaction(vec![
@@ -209,7 +212,11 @@ impl AuthService {
         for row in rows.get(1).into_iter().flatten() {
             self.forget_key(&row.text(0)?).await;
         }
-        let id = rows.first().and_then(|r| r.first()).map(|r| r.int(0)).transpose()?;
+        let id = rows
+            .first()
+            .and_then(|r| r.first())
+            .map(|r| r.int(0))
+            .transpose()?;
         self.audit(
             AuthEvent::new(AuthEventKind::TokenCreated)
                 .with_user(user)
@@ -280,7 +287,9 @@ impl AuthService {
         id: i64,
         client: &ClientInfo,
     ) -> Result<bool, ApiError> {
-        let deleted = self.delete_random_token(DELETE_BY_ID, id.into(), user.id).await?;
+        let deleted = self
+            .delete_random_token(DELETE_BY_ID, id.into(), user.id)
+            .await?;
         if deleted.is_some() {
             self.audit(
                 AuthEvent::new(AuthEventKind::TokenRevoked)
