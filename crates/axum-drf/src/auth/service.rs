@@ -345,7 +345,8 @@ impl AuthService {
         Ok(key)
     }
 
-    /// Deletes the user's token; the next login derives a new one.
+    /// Deletes every token of the user (DRF's single token, and per-login or imported
+    /// ones); the next login derives a new one.
     pub async fn revoke_token(&self, user_id: i64) -> Result<(), ApiError> {
         let rows = self
             .inner
@@ -359,10 +360,21 @@ impl AuthService {
                     "UPDATE auth_user SET token_generation = token_generation + 1 WHERE id = $1",
                     vec![user_id.into()],
                 ),
+                // Random tokens (per-login, imported) are the user's tokens too.
+                Statement::new(
+                    "DELETE FROM auth_token WHERE user_id = $1 RETURNING key_hash",
+                    vec![user_id.into()],
+                ),
             ])
             .await?;
-        for row in rows.first().into_iter().flatten() {
-            let hash = row.text(0)?;
+        // The key hashes the two DELETEs returned (statements 0 and 2).
+        let mut hashes = Vec::new();
+        for statement in [0, 2] {
+            for row in rows.get(statement).into_iter().flatten() {
+                hashes.push(row.text(0)?);
+            }
+        }
+        for hash in hashes {
             self.forget_key(&hash).await;
         }
         Ok(())

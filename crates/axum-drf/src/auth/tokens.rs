@@ -227,8 +227,9 @@ impl AuthService {
     }
 
     /// Logout: records it and revokes the token the request came with — DRF's single token
-    /// of the user, or (per-login mode) just that token. A session-authenticated logout
-    /// revokes no token here.
+    /// of the user, or (per-login mode) just that token; a derived token presented in
+    /// per-login mode (issued before the mode changed) revokes all of them. A
+    /// session-authenticated logout revokes no token here.
     pub async fn logout(
         &self,
         user: &User,
@@ -260,16 +261,6 @@ impl AuthService {
 
     /// Revokes every token of `user` (`POST /api/auth/token/logoutall/`).
     pub async fn logout_all(&self, user: &User, client: &ClientInfo) -> Result<(), ApiError> {
-        let rows = self
-            .db()
-            .query(
-                "DELETE FROM auth_token WHERE user_id = $1 RETURNING key_hash",
-                vec![user.id.into()],
-            )
-            .await?;
-        for row in &rows {
-            self.forget_key(&row.text(0)?).await;
-        }
         self.revoke_token(user.id).await?;
         self.audit(
             AuthEvent::new(AuthEventKind::TokenRevoked)
