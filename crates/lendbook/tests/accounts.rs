@@ -904,36 +904,38 @@ async fn emailed_link_flows_and_deletion_are_audited() {
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    t.post(
-        "/api/auth/users/reset_password/",
-        None,
-        json!({"email": "ivy@example.com"}),
-    )
-    .await;
-    let (uid, token) = link(&t.next_mail().await, "password/reset/confirm");
-    let (status, _) = t
-        .post(
-            "/api/auth/users/reset_password_confirm/",
+    for (request, route, confirm, field, value) in [
+        (
+            "reset_password",
+            "password/reset/confirm",
+            "reset_password_confirm",
+            "new_password",
+            NEW_PASSWORD,
+        ),
+        (
+            "reset_username",
+            "username/reset/confirm",
+            "reset_username_confirm",
+            "new_username",
+            "ivy2",
+        ),
+    ] {
+        t.post(
+            &format!("/api/auth/users/{request}/"),
             None,
-            json!({"uid": uid, "token": token, "new_password": NEW_PASSWORD}),
+            json!({"email": "ivy@example.com"}),
         )
         .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
-    t.post(
-        "/api/auth/users/reset_username/",
-        None,
-        json!({"email": "ivy@example.com"}),
-    )
-    .await;
-    let (uid, token) = link(&t.next_mail().await, "username/reset/confirm");
-    let (status, _) = t
-        .post(
-            "/api/auth/users/reset_username_confirm/",
-            None,
-            json!({"uid": uid, "token": token, "new_username": "ivy2"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+        let (uid, token) = link(&t.next_mail().await, route);
+        let (status, _) = t
+            .post(
+                &format!("/api/auth/users/{confirm}/"),
+                None,
+                json!({"uid": uid, "token": token, field: value}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{confirm}");
+    }
     let api = t.login("ivy2", NEW_PASSWORD).await.unwrap();
     let r = t
         .client
