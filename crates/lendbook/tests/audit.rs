@@ -183,7 +183,13 @@ async fn account_flow_is_audited_with_client_and_reason_and_no_secret() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn inactive_accounts_and_activation_are_told_apart() {
-    let app = TestApp::spawn_with(|c| c.accounts.send_activation_email = true).await;
+    let mail = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn_with(|c| {
+        c.accounts.send_activation_email = true;
+        // Not the working directory (where PostgreSQL's default mail directory is).
+        c.email.file_dir = Some(mail.path().to_owned());
+    })
+    .await;
     let client = reqwest::Client::new();
     post(
         &client,
