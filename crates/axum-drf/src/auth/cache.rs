@@ -24,8 +24,11 @@ use super::user::User;
 pub struct CachedCredential {
     /// The authenticated user as loaded when the credential was verified.
     pub user: Arc<User>,
-    /// Sessions expire server-side; tokens carry `i64::MAX`.
+    /// When the credential ends (microseconds); `i64::MAX` when it does not (tokens
+    /// without `token_ttl`).
     pub expire_at: i64,
+    /// The `auth_token` row of a random (per-login or imported) token, for "last used".
+    pub token_id: Option<i64>,
 }
 
 /// The moment a database read of a credential began, taken with
@@ -216,6 +219,7 @@ mod tests {
         let cred = |id| CachedCredential {
             user: user(id),
             expire_at: i64::MAX,
+            token_id: None,
         };
         let t = c.ticket();
         c.insert("a".into(), cred(1), t);
@@ -245,6 +249,7 @@ mod tests {
         let cred = |id| CachedCredential {
             user: user(id),
             expire_at: i64::MAX,
+            token_id: None,
         };
         // User: read begins, user invalidated, read result arrives.
         let before = c.ticket();
