@@ -48,6 +48,7 @@
 pub mod auth;
 pub mod cookies;
 pub mod datetime;
+pub mod django;
 pub mod edge;
 pub mod error;
 pub mod fields;

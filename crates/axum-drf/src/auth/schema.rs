@@ -102,6 +102,27 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: PERMISSIONS_SQLITE,
         postgres: PERMISSIONS_POSTGRES,
     },
+    // Token keys brought over from a Django database (`authtoken_token.key`), stored as
+    // SHA-256 like derived tokens. They cannot be re-derived, so they live apart from
+    // `authtoken_token` (which login may rewrite) and are looked up only when a key is not
+    // a current derived one; logout deletes them with the derived row.
+    Migration {
+        name: "axum_drf_0005_imported_tokens",
+        sqlite: "
+        CREATE TABLE authtoken_imported (
+            key_hash TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL UNIQUE REFERENCES auth_user(id) ON DELETE CASCADE,
+            created INTEGER NOT NULL
+        );
+    ",
+        postgres: "
+        CREATE TABLE authtoken_imported (
+            key_hash TEXT PRIMARY KEY,
+            user_id BIGINT NOT NULL UNIQUE REFERENCES auth_user(id) ON DELETE CASCADE,
+            created BIGINT NOT NULL
+        );
+    ",
+    },
 ];
 
 // Django's auth_permission / auth_group / auth_user_groups / *_permissions, with the model

@@ -117,6 +117,13 @@ const TOKEN_LOOKUP: &str = concat!(
     crate::user_columns!("u"),
     " FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id WHERE t.key_hash = $1"
 );
+// Keys imported from Django (see `schema.rs`): consulted only after TOKEN_LOOKUP misses,
+// so a valid lendbook token costs what it did, and the cache sits in front of both.
+const IMPORTED_TOKEN_LOOKUP: &str = concat!(
+    "SELECT ",
+    crate::user_columns!("u"),
+    " FROM authtoken_imported t JOIN auth_user u ON u.id = t.user_id WHERE t.key_hash = $1"
+);
 const SESSION_LOOKUP: &str = concat!(
     "SELECT ",
     crate::user_columns!("u"),
@@ -260,7 +267,8 @@ impl AuthService {
         Ok(key)
     }
 
-    /// Deletes the user's token; the next login derives a new one.
+    /// Deletes the user's token (and a key imported from Django); the next login derives
+    /// a new one.
     pub async fn revoke_token(&self, user_id: i64) -> Result<(), ApiError> {
         let rows = self
             .inner
@@ -271,12 +279,16 @@ impl AuthService {
                     vec![user_id.into()],
                 ),
                 Statement::new(
+                    "DELETE FROM authtoken_imported WHERE user_id = $1 RETURNING key_hash",
+                    vec![user_id.into()],
+                ),
+                Statement::new(
                     "UPDATE auth_user SET token_generation = token_generation + 1 WHERE id = $1",
                     vec![user_id.into()],
                 ),
             ])
             .await?;
-        for row in rows.first().into_iter().flatten() {
+        for row in rows.iter().take(2).flatten() {
             let hash = row.text(0)?;
             self.forget_key(&hash).await;
         }
@@ -599,11 +611,18 @@ impl AuthService {
         let user = match self.inner.cache.get(&key_hash) {
             Some(hit) => hit.user,
             None => {
-                let row = self
+                let mut row = self
                     .inner
                     .db
                     .query_opt(TOKEN_LOOKUP, vec![Value::Text(key_hash.clone())])
                     .await?;
+                if row.is_none() {
+                    row = self
+                        .inner
+                        .db
+                        .query_opt(IMPORTED_TOKEN_LOOKUP, vec![Value::Text(key_hash.clone())])
+                        .await?;
+                }
                 let Some(row) = row else {
                     return Err(self.failed("Invalid token."));
                 };
