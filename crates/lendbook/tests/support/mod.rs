@@ -210,6 +210,15 @@ impl Api {
         )
     }
 
+    /// A client that sends `token` (e.g. one issued by another server).
+    pub fn with_token(app: &TestApp, token: &str) -> Api {
+        Api {
+            client: reqwest::Client::new(),
+            base: app.base.clone(),
+            token: Some(token.to_owned()),
+        }
+    }
+
     /// An anonymous client.
     pub fn anonymous(app: &TestApp) -> Api {
         Api {

@@ -1,0 +1,329 @@
+//! `lendbook import-django` on a hand-made Django database: the reference's real schema
+//! (`fixtures/django/reference_empty.sql`, dumped from its migrated SQLite file), users with
+//! a hash of every supported Django hasher (`fixtures/django/hashes.json`, made by Django
+//! 5.2.19's own hashers), tokens, groups, grants, django-guardian object grants, lending
+//! rows with gaps in their ids, and content lendbook does not know. Runs without Python,
+//! on SQLite and (with DATABASE_URL) on PostgreSQL.
+
+mod support;
+#[path = "support/django.rs"]
+mod django;
+
+use django::{import_django, login, model_grants, stored_hash};
+use serde_json::{json, Value};
+use support::{Api, TestApp};
+
+const OWNER_TOKEN: &str = "0123456789abcdef0123456789abcdef01234567";
+const SECOND_TOKEN: &str = "fedcba9876543210fedcba9876543210fedcba98";
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    path: String,
+    password: String,
+    /// (username, hasher name from hashes.json)
+    users: Vec<(String, String)>,
+}
+
+fn hashes() -> (String, Vec<(String, String)>) {
+    let doc: Value =
+        serde_json::from_str(include_str!("fixtures/django/hashes.json")).expect("hashes.json");
+    let password = doc["password"].as_str().expect("password").to_owned();
+    let list = doc["hashes"]
+        .as_array()
+        .expect("hashes")
+        .iter()
+        .map(|pair| {
+            (
+                pair[0].as_str().expect("name").to_owned(),
+                pair[1].as_str().expect("hash").to_owned(),
+            )
+        })
+        .collect();
+    (password, list)
+}
+
+/// A Django database as the reference leaves it, filled by hand.
+fn django_database() -> Fixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("django.sqlite3");
+    let conn = rusqlite::Connection::open(&path).expect("create");
+    conn.execute_batch(include_str!("fixtures/django/reference_empty.sql"))
+        .expect("reference schema");
+    // django-guardian's tables, as its migrations create them on SQLite, and an app lendbook
+    // does not know.
+    conn.execute_batch(
+        r#"
+        CREATE TABLE "guardian_userobjectpermission" ("id" integer NOT NULL PRIMARY KEY AUTOINCREMENT, "object_pk" varchar(255) NOT NULL, "content_type_id" integer NOT NULL, "permission_id" integer NOT NULL, "user_id" integer NOT NULL);
+        CREATE TABLE "guardian_groupobjectpermission" ("id" integer NOT NULL PRIMARY KEY AUTOINCREMENT, "object_pk" varchar(255) NOT NULL, "content_type_id" integer NOT NULL, "group_id" integer NOT NULL, "permission_id" integer NOT NULL);
+        CREATE TABLE "polls_question" ("id" integer NOT NULL PRIMARY KEY AUTOINCREMENT, "text" varchar(200) NOT NULL);
+        INSERT INTO polls_question (text) VALUES ('why?'), ('why not?');
+        INSERT INTO django_session VALUES ('abc', 'data', '2030-01-01 00:00:00');
+        "#,
+    )
+    .expect("extra tables");
+    let (password, list) = hashes();
+    let mut users = Vec::new();
+    for (i, (name, hash)) in list.iter().enumerate() {
+        let id = 10 + 2 * i as i64; // gaps, as deleted users leave them
+        let username = format!("u_{}", name.replace([' ', '='], "_"));
+        conn.execute(
+            "INSERT INTO auth_user (id, password, last_login, is_superuser, username, last_name, \
+             email, is_staff, is_active, date_joined, first_name) \
+             VALUES (?1, ?2, ?3, 0, ?4, 'Last', ?5, ?6, 1, '2024-01-02 03:04:05.123456', 'First')",
+            rusqlite::params![
+                id,
+                hash,
+                (i % 2 == 0).then_some("2025-06-07 08:09:10"),
+                username,
+                format!("{username}@example.com"),
+                i == 1,
+            ],
+        )
+        .expect("user");
+        users.push((username, name.clone()));
+    }
+    conn.execute_batch(
+        r#"
+        UPDATE sqlite_sequence SET seq = 500 WHERE name = 'auth_user';
+        INSERT INTO authtoken_token VALUES ('0123456789abcdef0123456789abcdef01234567', '2024-02-03 04:05:06.5', 10);
+        INSERT INTO authtoken_token VALUES ('fedcba9876543210fedcba9876543210fedcba98', '2024-02-03 04:05:07', 12);
+        INSERT INTO lending_friend (id, name, owner_id) VALUES (3, 'Ann', 10), (7, 'Bob', 10), (8, 'Cy', 12);
+        INSERT INTO lending_belonging (id, name, owner_id) VALUES (5, 'Saw', 10), (6, 'Book', 10), (9, 'Pen', 12);
+        INSERT INTO lending_borrowed (id, "when", returned, owner_id, what_id, to_who_id) VALUES
+            (2, '2024-03-04 05:06:07.123456', '2024-03-05 00:00:00', 10, 5, 3),
+            (9, '2024-04-01 00:00:00', NULL, 10, 6, 7),
+            (11, '2999-01-01 00:00:00', NULL, 10, 5, 3),
+            (12, '2024-04-01 00:00:00', NULL, 12, 9, 8);
+        UPDATE sqlite_sequence SET seq = 40 WHERE name = 'lending_friend';
+        INSERT INTO auth_group (id, name) VALUES (4, 'editors');
+        INSERT INTO auth_user_groups (user_id, group_id) VALUES (12, 4);
+        INSERT INTO auth_group_permissions (group_id, permission_id)
+            SELECT 4, p.id FROM auth_permission p JOIN django_content_type c ON c.id = p.content_type_id
+            WHERE c.app_label = 'lending' AND p.codename = 'change_belonging';
+        INSERT INTO auth_user_user_permissions (user_id, permission_id)
+            SELECT 10, p.id FROM auth_permission p JOIN django_content_type c ON c.id = p.content_type_id
+            WHERE c.app_label = 'lending' AND p.codename = 'add_belonging';
+        INSERT INTO auth_user_user_permissions (user_id, permission_id)
+            SELECT 10, p.id FROM auth_permission p JOIN django_content_type c ON c.id = p.content_type_id
+            WHERE c.app_label = 'auth' AND p.codename = 'view_user';
+        INSERT INTO guardian_userobjectpermission (object_pk, content_type_id, permission_id, user_id)
+            SELECT '7', c.id, p.id, 12 FROM auth_permission p JOIN django_content_type c ON c.id = p.content_type_id
+            WHERE c.app_label = 'lending' AND p.codename = 'view_friend';
+        INSERT INTO guardian_userobjectpermission (object_pk, content_type_id, permission_id, user_id)
+            SELECT 'abc', c.id, p.id, 12 FROM auth_permission p JOIN django_content_type c ON c.id = p.content_type_id
+            WHERE c.app_label = 'lending' AND p.codename = 'view_friend';
+        INSERT INTO guardian_groupobjectpermission (object_pk, content_type_id, permission_id, group_id)
+            SELECT '3', c.id, p.id, 4 FROM auth_permission p JOIN django_content_type c ON c.id = p.content_type_id
+            WHERE c.app_label = 'lending' AND p.codename = 'change_friend';
+        "#,
+    )
+    .expect("data");
+    Fixture {
+        path: path.display().to_string(),
+        _dir: dir,
+        password,
+        users,
+    }
+}
+
+async fn count(app: &TestApp, sql: &'static str) -> i64 {
+    app.state
+        .db
+        .query_opt(sql, vec![])
+        .await
+        .expect("count")
+        .expect("row")
+        .int(0)
+        .expect("int")
+}
+
+#[tokio::test]
+async fn imports_a_django_database_with_every_hasher_token_grant_and_loan() {
+    let fixture = django_database();
+    let app = TestApp::spawn().await;
+
+    // A dry run reports and writes nothing.
+    let (ok, out, err) = import_django(&app, &fixture.path, &["--dry-run"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("dry run: nothing was written"), "{out}");
+    assert!(out.contains("would import"), "{out}");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM auth_user").await, 0);
+
+    let (ok, out, err) = import_django(&app, &fixture.path, &[]);
+    assert!(ok, "{err}");
+    let rows = |table: &str| -> u64 {
+        out.lines()
+            .find(|l| l.split_whitespace().next() == Some(table))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no count for {table} in:\n{out}"))
+    };
+    assert_eq!(rows("auth_user"), fixture.users.len() as u64);
+    assert_eq!(rows("authtoken_token"), 2);
+    assert_eq!(rows("lending_friend"), 3);
+    assert_eq!(rows("lending_belonging"), 3);
+    assert_eq!(rows("lending_borrowed"), 4);
+    assert_eq!(rows("auth_group"), 1);
+    assert_eq!(rows("auth_user_groups"), 1);
+    assert_eq!(rows("auth_user_user_permissions"), 2);
+    assert_eq!(rows("auth_group_permissions"), 1);
+    assert_eq!(rows("guardian_userobjectpermission"), 1);
+    assert_eq!(rows("guardian_groupobjectpermission"), 1);
+    // Everything not moved is named.
+    for expected in [
+        "not imported: password hasher md5 (1 users: u_md5)",
+        "not imported: table polls_question (2 rows): unknown",
+        "not imported: table django_session (1 rows): browser sessions do not move",
+        "guardian_userobjectpermission: lending.view_friend on friend \"abc\"",
+    ] {
+        assert!(out.contains(expected), "{expected:?} missing in:\n{out}");
+    }
+    assert!(!out.contains("django_migrations"), "{out}");
+
+    // Tokens: stored as hashes only, and they authenticate as before.
+    let stored: Vec<String> = app
+        .state
+        .db
+        .query("SELECT key_hash FROM authtoken_imported", vec![])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.text(0).unwrap())
+        .collect();
+    assert!(!stored.iter().any(|h| h == OWNER_TOKEN || h == SECOND_TOKEN));
+    let owner = Api::with_token(&app, OWNER_TOKEN);
+    let (status, me) = owner.get("/api/auth/users/me/").await;
+    assert_eq!(status, 200, "{me}");
+    let owner_name = &fixture.users[0].0;
+    assert_eq!(
+        me,
+        json!({"email": format!("{owner_name}@example.com"), "id": 10, "username": owner_name})
+    );
+    let (status, _) = Api::with_token(&app, &OWNER_TOKEN.replace('0', "1"))
+        .get("/api/auth/users/me/")
+        .await;
+    assert_eq!(status, 401);
+
+    // Lending rows with their ids, timestamps and returned state; counters and filters.
+    let (status, loans) = owner.get("/api/v1/borrowings/").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        loans,
+        json!({"count": 3, "next": null, "previous": null, "results": [
+            {"id": 2, "what": 5, "to_who": 3, "when": "2024-03-04T05:06:07.123456Z", "returned": "2024-03-05T00:00:00Z"},
+            {"id": 9, "what": 6, "to_who": 7, "when": "2024-04-01T00:00:00Z", "returned": null},
+            {"id": 11, "what": 5, "to_who": 3, "when": "2999-01-01T00:00:00Z", "returned": null},
+        ]})
+    );
+    let (_, overdue) = owner.get("/api/v1/borrowings/?overdue=true").await;
+    assert_eq!(overdue["results"][0]["id"], 9);
+    assert_eq!(overdue["count"], 1);
+    let (_, friends) = owner.get("/api/v1/friends/").await;
+    assert_eq!(
+        friends,
+        json!({"count": 2, "next": null, "previous": null, "results": [
+            {"id": 3, "name": "Ann", "has_overdue": false},
+            {"id": 7, "name": "Bob", "has_overdue": true},
+        ]})
+    );
+    let (status, _) = owner.get("/api/v1/friends/8/").await;
+    assert_eq!(status, 404, "another user's friend stays invisible");
+
+    // Ids continue after the source's high-water marks, not after the largest id left.
+    let friend = owner.create("/api/v1/friends/", json!({"name": "Dee"})).await;
+    assert_eq!(friend, 41);
+    let (_, friends) = owner.get("/api/v1/friends/").await;
+    assert_eq!(friends["count"], 3);
+    let (_, newcomer) = Api::user(&app, "newcomer").await;
+    assert_eq!(newcomer, 501);
+
+    // Grants, by app label and codename; object grants of django-guardian.
+    let second_name = &fixture.users[1].0;
+    assert_eq!(
+        model_grants(&app, owner_name).await,
+        ["auth.view_user", "lending.add_belonging"]
+    );
+    assert_eq!(
+        model_grants(&app, second_name).await,
+        ["lending.change_belonging"]
+    );
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM auth_user_object_permissions WHERE user_id = 12 AND object_id = 7").await,
+        1
+    );
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM auth_group_object_permissions WHERE group_id = 4 AND object_id = 3").await,
+        1
+    );
+
+    // Every supported hash logs in with the old password and is then argon2id; the others
+    // do not log in.
+    for (username, hasher) in &fixture.users {
+        let (status, body) = login(&app, username, &fixture.password).await;
+        if hasher == "md5" || hasher == "unusable" {
+            assert_eq!(status, 400, "{hasher}: {body}");
+            continue;
+        }
+        assert_eq!(status, 200, "{hasher}: {body}");
+        assert!(
+            stored_hash(&app, username).await.starts_with("$argon2id$"),
+            "{hasher} was not upgraded"
+        );
+        let (status, _) = login(&app, username, &format!("{}x", fixture.password)).await;
+        assert_eq!(status, 400, "{hasher}");
+    }
+
+    // A login issues lendbook's own token; the imported one keeps working until logout,
+    // which ends it.
+    let (status, _) = owner.get("/api/auth/users/me/").await;
+    assert_eq!(status, 200);
+    let (status, _) = owner.post("/api/auth/token/logout/", json!({})).await;
+    assert_eq!(status, 204);
+    let (status, _) = owner.get("/api/auth/users/me/").await;
+    assert_eq!(status, 401);
+
+    // A non-empty target is refused, then replaced on request.
+    let (ok, _, err) = import_django(&app, &fixture.path, &[]);
+    assert!(!ok);
+    assert!(err.contains("not empty") && err.contains("--replace"), "{err}");
+    let (ok, _, err) = import_django(&app, &fixture.path, &["--replace"]);
+    assert!(ok, "{err}");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM auth_user").await, fixture.users.len() as i64);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM lending_friend").await, 3);
+    assert_eq!(
+        count(&app, "SELECT n FROM lending_owner_count WHERE tbl = 'lending_friend' AND owner_id = 10").await,
+        2
+    );
+    assert!(stored_hash(&app, owner_name).await.starts_with("pbkdf2_sha256$"));
+}
+
+#[tokio::test]
+async fn refuses_a_database_without_django_auth_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("not-django.sqlite3");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("CREATE TABLE accounts_user (id INTEGER PRIMARY KEY);")
+        .unwrap();
+    let app = TestApp::spawn().await;
+    let (ok, _, err) = import_django(&app, &path.display().to_string(), &[]);
+    assert!(!ok);
+    assert!(err.contains("no auth_user table"), "{err}");
+    let (ok, _, err) = import_django(&app, "/nonexistent/db.sqlite3", &[]);
+    assert!(!ok);
+    assert!(err.contains("no SQLite file"), "{err}");
+
+    // A row the target refuses (a loan of a belonging that does not exist) rolls back all.
+    let fixture = django_database();
+    let conn = rusqlite::Connection::open(&fixture.path).unwrap();
+    conn.execute_batch(
+        "PRAGMA foreign_keys = OFF; INSERT INTO lending_borrowed (id, \"when\", owner_id, what_id, to_who_id) \
+         VALUES (99, '2024-01-01 00:00:00', 10, 12345, 3);",
+    )
+    .unwrap();
+    drop(conn);
+    let (ok, _, err) = import_django(&app, &fixture.path, &[]);
+    assert!(!ok, "{err}");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM auth_user").await, 0);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM lending_friend").await, 0);
+}
