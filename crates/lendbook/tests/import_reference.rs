@@ -48,7 +48,8 @@ impl Reference {
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new(reference_dir().join("serve.sh"))
+        let child = Command::new("bash")
+            .arg(reference_dir().join("serve.sh"))
             .env("LENDING_DB", &db)
             .env("PORT", port.to_string())
             .env("WORKERS", "1")
@@ -80,7 +81,8 @@ impl Reference {
 
     /// `serve.sh manage ARGS...` against this server's database.
     fn manage(&self, args: &[&str]) -> String {
-        let out = Command::new(reference_dir().join("serve.sh"))
+        let out = Command::new("bash")
+            .arg(reference_dir().join("serve.sh"))
             .arg("manage")
             .args(args)
             .env("LENDING_DB", &self.db)
