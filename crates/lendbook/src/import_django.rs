@@ -30,11 +30,19 @@ pub struct ImportOptions {
 const LENDING_TABLES: &[(&str, &[(&str, Kind)])] = &[
     (
         "lending_friend",
-        &[("id", Kind::Int), ("owner_id", Kind::Int), ("name", Kind::Text)],
+        &[
+            ("id", Kind::Int),
+            ("owner_id", Kind::Int),
+            ("name", Kind::Text),
+        ],
     ),
     (
         "lending_belonging",
-        &[("id", Kind::Int), ("owner_id", Kind::Int), ("name", Kind::Text)],
+        &[
+            ("id", Kind::Int),
+            ("owner_id", Kind::Int),
+            ("name", Kind::Text),
+        ],
     ),
     (
         "lending_borrowed",
@@ -60,7 +68,10 @@ fn target_column(column: &str) -> &str {
 /// Imports the Django database `options.from` into `target` (migrated), returning what was
 /// (or, on a dry run, would be) imported. Refuses a target with users or groups unless
 /// `options.replace`; on any error nothing is written.
-pub async fn import(target: &Database, options: &ImportOptions) -> Result<ImportReport, ImportError> {
+pub async fn import(
+    target: &Database,
+    options: &ImportOptions,
+) -> Result<ImportReport, ImportError> {
     let mut source = DjangoSource::open(&options.from).await?;
     if options.progress {
         source.set_progress(progress_bars());

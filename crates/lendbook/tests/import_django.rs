@@ -5,9 +5,9 @@
 //! rows with gaps in their ids, and content lendbook does not know. Runs without Python,
 //! on SQLite and (with DATABASE_URL) on PostgreSQL.
 
-mod support;
 #[path = "support/django.rs"]
 mod django;
+mod support;
 
 use django::{import_django, login, model_grants, stored_hash};
 use serde_json::{json, Value};
@@ -226,7 +226,9 @@ async fn django_on_postgres(admin: &str, sqlite_path: &str) -> (String, String) 
         "guardian_groupobjectpermission",
         "polls_question",
     ] {
-        let mut stmt = sqlite.prepare(&format!("SELECT * FROM \"{table}\"")).unwrap();
+        let mut stmt = sqlite
+            .prepare(&format!("SELECT * FROM \"{table}\""))
+            .unwrap();
         let columns: Vec<String> = stmt
             .column_names()
             .iter()
@@ -355,7 +357,9 @@ async fn imports_everything(fixture: &Fixture, from: &str) {
     assert_eq!(status, 404, "another user's friend stays invisible");
 
     // Ids continue after the source's high-water marks, not after the largest id left.
-    let friend = owner.create("/api/v1/friends/", json!({"name": "Dee"})).await;
+    let friend = owner
+        .create("/api/v1/friends/", json!({"name": "Dee"}))
+        .await;
     assert_eq!(friend, 41);
     let (_, friends) = owner.get("/api/v1/friends/").await;
     assert_eq!(friends["count"], 3);
@@ -410,16 +414,28 @@ async fn imports_everything(fixture: &Fixture, from: &str) {
     // A non-empty target is refused, then replaced on request.
     let (ok, _, err) = import_django(&app, from, &[]);
     assert!(!ok);
-    assert!(err.contains("not empty") && err.contains("--replace"), "{err}");
+    assert!(
+        err.contains("not empty") && err.contains("--replace"),
+        "{err}"
+    );
     let (ok, _, err) = import_django(&app, from, &["--replace"]);
     assert!(ok, "{err}");
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM auth_user").await, fixture.users.len() as i64);
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM auth_user").await,
+        fixture.users.len() as i64
+    );
     assert_eq!(count(&app, "SELECT COUNT(*) FROM lending_friend").await, 3);
     assert_eq!(
-        count(&app, "SELECT n FROM lending_owner_count WHERE tbl = 'lending_friend' AND owner_id = 10").await,
+        count(
+            &app,
+            "SELECT n FROM lending_owner_count WHERE tbl = 'lending_friend' AND owner_id = 10"
+        )
+        .await,
         2
     );
-    assert!(stored_hash(&app, owner_name).await.starts_with("pbkdf2_sha256$"));
+    assert!(stored_hash(&app, owner_name)
+        .await
+        .starts_with("pbkdf2_sha256$"));
 }
 
 #[tokio::test]

@@ -10,9 +10,9 @@
 //! `.ci/import-reference.sh` runs it on both databases when the reference can be set up.
 //! `LENDING_REFERENCE` overrides the reference directory.
 
-mod support;
 #[path = "support/django.rs"]
 mod django;
+mod support;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -140,8 +140,21 @@ struct RefUser {
     paths: Vec<String>,
 }
 
-async fn create(client: &reqwest::Client, r: &Reference, token: &str, path: &str, body: Value) -> i64 {
-    let (status, json) = send(client, reqwest::Method::POST, r.url(path), Some(token), Some(body)).await;
+async fn create(
+    client: &reqwest::Client,
+    r: &Reference,
+    token: &str,
+    path: &str,
+    body: Value,
+) -> i64 {
+    let (status, json) = send(
+        client,
+        reqwest::Method::POST,
+        r.url(path),
+        Some(token),
+        Some(body),
+    )
+    .await;
     assert_eq!(status, 201, "{path}: {json}");
     json["id"].as_i64().unwrap()
 }
@@ -195,14 +208,70 @@ async fn reference_database_imports_with_identical_answers_tokens_passwords_and_
     ];
     for (i, user) in users.iter_mut().enumerate().take(2) {
         let t = user.token.clone();
-        let ann = create(&client, &reference, &t, "/api/v1/friends/", json!({"name": "Ann"})).await;
-        let ben = create(&client, &reference, &t, "/api/v1/friends/", json!({"name": "Ben"})).await;
-        let saw = create(&client, &reference, &t, "/api/v1/belongings/", json!({"name": "Saw"})).await;
-        let book = create(&client, &reference, &t, "/api/v1/belongings/", json!({"name": "Book"})).await;
-        let pen = create(&client, &reference, &t, "/api/v1/belongings/", json!({"name": "Pen"})).await;
-        let l1 = create(&client, &reference, &t, "/api/v1/borrowings/", json!({"what": saw, "to_who": ann})).await;
-        let l2 = create(&client, &reference, &t, "/api/v1/borrowings/", json!({"what": book, "to_who": ben})).await;
-        let l3 = create(&client, &reference, &t, "/api/v1/borrowings/", json!({"what": pen, "to_who": ann})).await;
+        let ann = create(
+            &client,
+            &reference,
+            &t,
+            "/api/v1/friends/",
+            json!({"name": "Ann"}),
+        )
+        .await;
+        let ben = create(
+            &client,
+            &reference,
+            &t,
+            "/api/v1/friends/",
+            json!({"name": "Ben"}),
+        )
+        .await;
+        let saw = create(
+            &client,
+            &reference,
+            &t,
+            "/api/v1/belongings/",
+            json!({"name": "Saw"}),
+        )
+        .await;
+        let book = create(
+            &client,
+            &reference,
+            &t,
+            "/api/v1/belongings/",
+            json!({"name": "Book"}),
+        )
+        .await;
+        let pen = create(
+            &client,
+            &reference,
+            &t,
+            "/api/v1/belongings/",
+            json!({"name": "Pen"}),
+        )
+        .await;
+        let l1 = create(
+            &client,
+            &reference,
+            &t,
+            "/api/v1/borrowings/",
+            json!({"what": saw, "to_who": ann}),
+        )
+        .await;
+        let l2 = create(
+            &client,
+            &reference,
+            &t,
+            "/api/v1/borrowings/",
+            json!({"what": book, "to_who": ben}),
+        )
+        .await;
+        let l3 = create(
+            &client,
+            &reference,
+            &t,
+            "/api/v1/borrowings/",
+            json!({"what": pen, "to_who": ann}),
+        )
+        .await;
         let (status, body) = send(
             &client,
             reqwest::Method::POST,
@@ -213,7 +282,12 @@ async fn reference_database_imports_with_identical_answers_tokens_passwords_and_
         .await;
         assert_eq!(status, 200, "{body}");
         // alice: one loan overdue (90 days), bob: one only a month old.
-        reference.manage(&["backdate_loan", &l2.to_string(), "--days", if i == 0 { "90" } else { "30" }]);
+        reference.manage(&[
+            "backdate_loan",
+            &l2.to_string(),
+            "--days",
+            if i == 0 { "90" } else { "30" },
+        ]);
         for path in [
             format!("/api/v1/friends/{ann}/"),
             format!("/api/v1/friends/{ben}/"),
@@ -247,8 +321,14 @@ async fn reference_database_imports_with_identical_answers_tokens_passwords_and_
     let mut recorded = Vec::new();
     for user in &users {
         for path in &user.paths {
-            let (status, body) =
-                send(&client, reqwest::Method::GET, reference.url(path), Some(&user.token), None).await;
+            let (status, body) = send(
+                &client,
+                reqwest::Method::GET,
+                reference.url(path),
+                Some(&user.token),
+                None,
+            )
+            .await;
             recorded.push((user.name, user.token.clone(), path.clone(), status, body));
         }
     }
@@ -269,28 +349,45 @@ async fn reference_database_imports_with_identical_answers_tokens_passwords_and_
     let (ok, out, err) = import_django(&app, &db.display().to_string(), &[]);
     assert!(ok, "{err}");
     assert!(out.contains("lending_borrowed"), "{out}");
-    assert!(!out.contains("unknown"), "every reference table is known:\n{out}");
+    assert!(
+        !out.contains("unknown"),
+        "every reference table is known:\n{out}"
+    );
 
     // 4. The same GETs with the same tokens: the same answers.
     for (name, token, path, status, body) in &recorded {
-        let (got_status, got) =
-            send(&client, reqwest::Method::GET, app.url(path), Some(token), None).await;
-        let expected: Value = serde_json::from_str(
-            &body.to_string().replace(&reference_base, &app.base),
+        let (got_status, got) = send(
+            &client,
+            reqwest::Method::GET,
+            app.url(path),
+            Some(token),
+            None,
         )
-        .unwrap();
-        assert_eq!((got_status, &got), (*status, &expected), "{name} GET {path}");
+        .await;
+        let expected: Value =
+            serde_json::from_str(&body.to_string().replace(&reference_base, &app.base)).unwrap();
+        assert_eq!(
+            (got_status, &got),
+            (*status, &expected),
+            "{name} GET {path}"
+        );
     }
-    assert!(recorded.iter().any(|(_, _, p, s, b)| p.contains("overdue") && *s == 200 && b["count"] == 1));
+    assert!(recorded
+        .iter()
+        .any(|(_, _, p, s, b)| p.contains("overdue") && *s == 200 && b["count"] == 1));
 
     // Old passwords log in; the stored hash is then argon2id.
     for user in &users {
-        assert!(stored_hash(&app, user.name).await.starts_with("pbkdf2_sha256$"));
+        assert!(stored_hash(&app, user.name)
+            .await
+            .starts_with("pbkdf2_sha256$"));
         let (status, body) = login(&app, user.name, PASSWORD).await;
         assert_eq!(status, 200, "{}: {body}", user.name);
         assert!(stored_hash(&app, user.name).await.starts_with("$argon2id$"));
         // The token from the reference still works after the new login.
-        let (status, _) = Api::with_token(&app, &user.token).get("/api/private/").await;
+        let (status, _) = Api::with_token(&app, &user.token)
+            .get("/api/private/")
+            .await;
         assert_eq!(status, 200);
     }
 

@@ -400,9 +400,7 @@ fn verify_scrypt(password: &str, encoded: &str) -> Verification {
         return Verification::Invalid;
     }
     let memory = 128u64.saturating_mul(n).saturating_mul(u64::from(r));
-    let work = n
-        .saturating_mul(u64::from(r))
-        .saturating_mul(u64::from(p));
+    let work = n.saturating_mul(u64::from(r)).saturating_mul(u64::from(p));
     if memory > MAX_SCRYPT_MEMORY || work > MAX_SCRYPT_WORK {
         return Verification::Invalid;
     }
@@ -526,7 +524,11 @@ mod tests {
                 Verification::Invalid,
                 "{name}"
             );
-            assert_eq!(verify_password("", encoded), Verification::Invalid, "{name}");
+            assert_eq!(
+                verify_password("", encoded),
+                Verification::Invalid,
+                "{name}"
+            );
         }
     }
 
@@ -538,7 +540,10 @@ mod tests {
         let unusable = "!12Or2IEnaWxkLfy0QcSlA7Kq61ku3ZLbIql3d1Yh";
         assert_eq!(unsupported_hasher(unusable), None);
         assert_eq!(verify_password(PASSWORD, unusable), Verification::Invalid);
-        assert_eq!(unsupported_hasher("sha1$$0123456789012345678901234567890123456789"), Some("unsalted_sha1"));
+        assert_eq!(
+            unsupported_hasher("sha1$$0123456789012345678901234567890123456789"),
+            Some("unsalted_sha1")
+        );
         assert_eq!(unsupported_hasher("crypt$$ab1234567890"), Some("crypt"));
         assert_eq!(unsupported_hasher(""), Some("(empty)"));
     }
@@ -557,7 +562,11 @@ mod tests {
             "scrypt$16384$salt$0$1$abc=",
             "scrypt$16384$salt$8$1",
         ] {
-            assert_eq!(verify_password(PASSWORD, encoded), Verification::Invalid, "{encoded}");
+            assert_eq!(
+                verify_password(PASSWORD, encoded),
+                Verification::Invalid,
+                "{encoded}"
+            );
         }
         assert!(started.elapsed() < std::time::Duration::from_secs(2));
     }

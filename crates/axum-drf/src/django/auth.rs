@@ -30,7 +30,11 @@ const SKIPPED: &[(&str, &str)] = &[
 ];
 
 /// Django bookkeeping that has no meaning outside Django (not reported).
-const BOOKKEEPING: &[&str] = &["django_migrations", "django_content_type", "sqlite_sequence"];
+const BOOKKEEPING: &[&str] = &[
+    "django_migrations",
+    "django_content_type",
+    "sqlite_sequence",
+];
 
 const USER_COLUMNS: &[(&str, Kind)] = &[
     ("id", Kind::Int),
@@ -217,8 +221,16 @@ async fn grants(
     permissions: &HashMap<i64, Permission>,
 ) -> Result<(), ImportError> {
     for (table, holder, target) in [
-        ("auth_user_user_permissions", "user_id", "auth_user_user_permissions"),
-        ("auth_group_permissions", "group_id", "auth_group_permissions"),
+        (
+            "auth_user_user_permissions",
+            "user_id",
+            "auth_user_user_permissions",
+        ),
+        (
+            "auth_group_permissions",
+            "group_id",
+            "auth_group_permissions",
+        ),
     ] {
         if !plan.has_table(table) {
             continue;
@@ -242,7 +254,11 @@ async fn grants(
                     "INSERT INTO {target} ({holder}, permission_id) SELECT $1, id \
                      FROM auth_permission WHERE app_label = $2 AND codename = $3"
                 ),
-                vec![holder_id.into(), app_label.clone().into(), codename.clone().into()],
+                vec![
+                    holder_id.into(),
+                    app_label.clone().into(),
+                    codename.clone().into(),
+                ],
             ));
             n += 1;
         }
@@ -258,8 +274,16 @@ async fn object_grants(
     permissions: &HashMap<i64, Permission>,
 ) -> Result<(), ImportError> {
     for (table, holder, target) in [
-        ("guardian_userobjectpermission", "user_id", "auth_user_object_permissions"),
-        ("guardian_groupobjectpermission", "group_id", "auth_group_object_permissions"),
+        (
+            "guardian_userobjectpermission",
+            "user_id",
+            "auth_user_object_permissions",
+        ),
+        (
+            "guardian_groupobjectpermission",
+            "group_id",
+            "auth_group_object_permissions",
+        ),
     ] {
         if !plan.has_table(table) {
             continue;

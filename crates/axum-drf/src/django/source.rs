@@ -210,6 +210,7 @@ impl DjangoSource {
             }
         };
         report(0);
+        let mut next_report = PROGRESS_STEP;
         let mut out = Vec::with_capacity(total.min(1 << 20) as usize);
         match &self.conn {
             Conn::Sqlite(c) => {
@@ -231,8 +232,9 @@ impl DjangoSource {
                         );
                     }
                     out.push(values);
-                    if out.len() as u64 % PROGRESS_STEP == 0 {
+                    if out.len() as u64 >= next_report {
                         report(out.len() as u64);
+                        next_report += PROGRESS_STEP;
                     }
                 }
             }
@@ -245,10 +247,9 @@ impl DjangoSource {
                         Kind::Int => format!("{}::bigint", quote(name)),
                         Kind::Text => format!("{}::text", quote(name)),
                         Kind::Bool => format!("{}::boolean", quote(name)),
-                        Kind::Time => format!(
-                            "(EXTRACT(EPOCH FROM {}) * 1000000)::bigint",
-                            quote(name)
-                        ),
+                        Kind::Time => {
+                            format!("(EXTRACT(EPOCH FROM {}) * 1000000)::bigint", quote(name))
+                        }
                     })
                     .collect();
                 let sql = format!(
@@ -271,14 +272,15 @@ impl DjangoSource {
                             Kind::Text => row
                                 .get::<_, Option<String>>(i)
                                 .map_or(Value::Null, Value::Text),
-                            Kind::Bool => {
-                                row.get::<_, Option<bool>>(i).map_or(Value::Null, Value::Bool)
-                            }
+                            Kind::Bool => row
+                                .get::<_, Option<bool>>(i)
+                                .map_or(Value::Null, Value::Bool),
                         });
                     }
                     out.push(values);
-                    if out.len() as u64 % PROGRESS_STEP == 0 {
+                    if out.len() as u64 >= next_report {
                         report(out.len() as u64);
+                        next_report += PROGRESS_STEP;
                     }
                 }
             }
@@ -303,7 +305,12 @@ fn from_sqlite(raw: ValueRef<'_>, kind: Kind) -> Result<Value, String> {
             let text = std::str::from_utf8(t).map_err(|_| "a non-UTF-8 datetime".to_owned())?;
             Value::Int(parse_django_datetime(text)?)
         }
-        (kind, other) => return Err(format!("{:?} where {kind:?} was expected", other.data_type())),
+        (kind, other) => {
+            return Err(format!(
+                "{:?} where {kind:?} was expected",
+                other.data_type()
+            ))
+        }
     })
 }
 
