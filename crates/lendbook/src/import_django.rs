@@ -77,10 +77,15 @@ pub async fn import(
         source.set_progress(progress_bars());
     }
     let existing = auth::existing_data(target).await?;
-    if let (Some(existing), false) = (&existing, options.replace) {
+    if let (Some(existing), false, false) = (&existing, options.replace, options.dry_run) {
         return Err(ImportError::NotEmpty(existing.clone()));
     }
     let mut plan = ImportPlan::new(target.backend(), source.tables().await?);
+    if let (Some(existing), false) = (&existing, options.replace) {
+        plan.note(format!(
+            "the target is not empty ({existing}): the import would be refused without --replace"
+        ));
+    }
     auth::plan_import(&source, &mut plan).await?;
     for (table, columns) in LENDING_TABLES {
         if !plan.has_table(table) {

@@ -412,6 +412,9 @@ async fn imports_everything(fixture: &Fixture, from: &str) {
     assert_eq!(status, 401);
 
     // A non-empty target is refused, then replaced on request.
+    let (ok, out, err) = import_django(&app, from, &["--dry-run"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("would be refused without --replace"), "{out}");
     let (ok, _, err) = import_django(&app, from, &[]);
     assert!(!ok);
     assert!(
@@ -467,4 +470,32 @@ async fn refuses_a_database_without_django_auth_and_writes_nothing() {
     assert!(!ok, "{err}");
     assert_eq!(count(&app, "SELECT COUNT(*) FROM auth_user").await, 0);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM lending_friend").await, 0);
+}
+
+/// Statements the server runs for one token-authenticated GET.
+async fn statements_for(app: &TestApp, token: &str, expected_status: u16) -> u64 {
+    let before = app.state.db.statements_run();
+    let (status, body) = Api::with_token(app, token).get("/api/private/").await;
+    assert_eq!(status, expected_status, "{body}");
+    app.state.db.statements_run() - before
+}
+
+/// The hot path stays as it was: a lendbook token is found by the one lookup it always
+/// had; only a key that is not a lendbook token also looks among the imported keys
+/// (measured with the credential cache off, which otherwise answers both).
+#[tokio::test]
+async fn imported_keys_are_looked_up_only_after_the_lendbook_token_lookup_misses() {
+    let fixture = django_database();
+    let app = TestApp::spawn_with(|c| c.auth.cache_capacity = 0).await;
+    let (ok, _, err) = import_django(&app, &fixture.path, &[]);
+    assert!(ok, "{err}");
+    let (status, body) = login(&app, &fixture.users[0].0, &fixture.password).await;
+    assert_eq!(status, 200, "{body}");
+    let own = body["token"].as_str().unwrap().to_owned();
+    assert_ne!(own, OWNER_TOKEN);
+    let derived = statements_for(&app, &own, 200).await;
+    let imported = statements_for(&app, OWNER_TOKEN, 200).await;
+    let unknown = statements_for(&app, &"1".repeat(40), 401).await;
+    assert_eq!(imported, derived + 1);
+    assert_eq!(unknown, derived + 1);
 }

@@ -60,7 +60,8 @@ impl DjangoSource {
         let conn = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
                 .await
-                .map_err(|e| ImportError::Source(format!("cannot connect to {url}: {e}")))?;
+                // The URL may carry a password: it is not repeated in the message.
+                .map_err(|e| ImportError::Source(format!("cannot connect to PostgreSQL: {e}")))?;
             tokio::spawn(async move {
                 if let Err(e) = connection.await {
                     tracing::warn!(error = %e, "connection to the Django database ended");
