@@ -120,7 +120,7 @@ pub async fn import(
         for (table, _) in LENDING_TABLES.iter().rev() {
             before.push(Statement::new(format!("DELETE FROM {table}"), vec![]));
         }
-        before.extend(auth::clear_statements());
+        before.extend(auth::clear_statements(target.backend()));
     }
     let spinner = options.progress.then(|| {
         let bar = ProgressBar::new_spinner().with_message(format!(

@@ -411,6 +411,13 @@ async fn imports_everything(fixture: &Fixture, from: &str) {
     let (status, _) = owner.get("/api/auth/users/me/").await;
     assert_eq!(status, 401);
 
+    // A lendbook token of a user, in use (and so cached).
+    let (username, _) = &fixture.users[2];
+    let (status, body) = login(&app, username, &fixture.password).await;
+    assert_eq!(status, 200, "{body}");
+    let cached = Api::with_token(&app, body["token"].as_str().unwrap());
+    assert_eq!(cached.get("/api/private/").await.0, 200);
+
     // A non-empty target is refused, then replaced on request.
     let (ok, out, err) = import_django(&app, from, &["--dry-run"]);
     assert!(ok, "{err}");
@@ -423,6 +430,17 @@ async fn imports_everything(fixture: &Fixture, from: &str) {
     );
     let (ok, _, err) = import_django(&app, from, &["--replace"]);
     assert!(ok, "{err}");
+    // The replaced user's token (gone with the old rows) stops working on the running
+    // server at once, not when its cache entry expires.
+    let mut status = 0;
+    for _ in 0..50 {
+        status = cached.get("/api/private/").await.0;
+        if status == 401 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, 401, "a replaced credential is still accepted");
     assert_eq!(
         count(&app, "SELECT COUNT(*) FROM auth_user").await,
         fixture.users.len() as i64

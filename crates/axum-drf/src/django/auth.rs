@@ -12,9 +12,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::source::Kind;
 use super::{DjangoSource, ImportError, ImportPlan};
+use crate::auth::cache::INVALIDATION_CHANNEL;
 use crate::auth::password::unsupported_hasher;
 use crate::auth::token::hash_secret;
-use crate::store::{Statement, Value};
+use crate::store::{Backend, Statement, Value};
 
 /// Tables of a Django project the framework knows and deliberately does not import, with
 /// the reason given in the report (when they hold rows).
@@ -393,9 +394,23 @@ fn abbreviate(names: &[String]) -> String {
 }
 
 /// Statements that empty the framework's data tables (users and everything they own,
-/// groups), for an import with `--replace`; permissions stay (matched by codename).
-pub fn clear_statements() -> Vec<Statement> {
-    [
+/// groups), for an import with `--replace`; permissions stay (matched by codename). They
+/// also tell running servers to drop every cached credential when the transaction commits
+/// (the SQLite invalidation log; PostgreSQL's NOTIFY is delivered at commit), so a replaced
+/// user's token or session stops working at once.
+pub fn clear_statements(backend: Backend) -> Vec<Statement> {
+    let forget_all = match backend {
+        Backend::Sqlite => Statement::new(
+            "INSERT INTO auth_invalidation (payload, created) VALUES ('all', $1)",
+            vec![crate::store::now_micros().into()],
+        ),
+        Backend::Postgres => Statement::new(
+            // pg_notify returns void, which is no column type a row can carry.
+            format!("SELECT COUNT(*) FROM (SELECT pg_notify('{INVALIDATION_CHANNEL}', 'all')) n"),
+            vec![],
+        ),
+    };
+    let clear = [
         "DELETE FROM auth_user_object_permissions",
         "DELETE FROM auth_group_object_permissions",
         "DELETE FROM auth_user_user_permissions",
@@ -409,8 +424,8 @@ pub fn clear_statements() -> Vec<Statement> {
         "DELETE FROM auth_user",
     ]
     .into_iter()
-    .map(|sql| Statement::new(sql, vec![]))
-    .collect()
+    .map(|sql| Statement::new(sql, vec![]));
+    clear.chain(std::iter::once(forget_all)).collect()
 }
 
 /// Whether the target holds users or groups (an import refuses it without `--replace`):
