@@ -475,6 +475,19 @@ async fn refuses_a_database_without_django_auth_and_writes_nothing() {
     assert!(!ok);
     assert!(err.contains("no SQLite file"), "{err}");
 
+    // A value of the wrong type in the source is named by table, column and row.
+    let fixture = django_database();
+    let conn = rusqlite::Connection::open(&fixture.path).unwrap();
+    conn.execute_batch(
+        "PRAGMA foreign_keys = OFF; UPDATE lending_friend SET owner_id = 'abc' WHERE id = 7;",
+    )
+    .unwrap();
+    drop(conn);
+    let (ok, _, err) = import_django(&app, &fixture.path, &[]);
+    assert!(!ok);
+    assert!(err.contains("lending_friend.owner_id, row 2"), "{err}");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM auth_user").await, 0);
+
     // A row the target refuses (a loan of a belonging that does not exist) rolls back all.
     let fixture = django_database();
     let conn = rusqlite::Connection::open(&fixture.path).unwrap();
