@@ -113,50 +113,11 @@ impl Drop for Reference {
     }
 }
 
-async fn send(
-    client: &reqwest::Client,
-    method: reqwest::Method,
-    url: String,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = client.request(method, url);
-    if let Some(t) = token {
-        req = req.header("Authorization", format!("Token {t}"));
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.expect("request");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 /// One user of the scenario on the reference.
 struct RefUser {
     name: &'static str,
     token: String,
     paths: Vec<String>,
-}
-
-async fn create(
-    client: &reqwest::Client,
-    r: &Reference,
-    token: &str,
-    path: &str,
-    body: Value,
-) -> i64 {
-    let (status, json) = send(
-        client,
-        reqwest::Method::POST,
-        r.url(path),
-        Some(token),
-        Some(body),
-    )
-    .await;
-    assert_eq!(status, 201, "{path}: {json}");
-    json["id"].as_i64().unwrap()
 }
 
 #[tokio::test]
@@ -165,28 +126,24 @@ async fn reference_database_imports_with_identical_answers_tokens_passwords_and_
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("reference.sqlite3");
     let mut reference = Reference::start(db.clone()).await;
-    let client = reqwest::Client::new();
 
     // 1. Users register and log in (tokens); they lend, return, and loans get backdated.
     let mut users = Vec::new();
     for name in ["alice", "bob", "carol"] {
-        let (status, body) = send(
-            &client,
-            reqwest::Method::POST,
-            reference.url("/api/auth/users/"),
-            None,
-            Some(json!({"username": name, "password": PASSWORD, "email": format!("{name}@example.com")})),
-        )
-        .await;
+        let anonymous = Api::at(&reference.base, None);
+        let (status, body) = anonymous
+            .post(
+                "/api/auth/users/",
+                json!({"username": name, "password": PASSWORD, "email": format!("{name}@example.com")}),
+            )
+            .await;
         assert_eq!(status, 201, "{body}");
-        let (status, body) = send(
-            &client,
-            reqwest::Method::POST,
-            reference.url("/api/login/"),
-            None,
-            Some(json!({"username": name, "password": PASSWORD})),
-        )
-        .await;
+        let (status, body) = anonymous
+            .post(
+                "/api/login/",
+                json!({"username": name, "password": PASSWORD}),
+            )
+            .await;
         assert_eq!(status, 200, "{body}");
         users.push(RefUser {
             name,
@@ -207,79 +164,30 @@ async fn reference_database_imports_with_identical_answers_tokens_passwords_and_
         "/api/private/",
     ];
     for (i, user) in users.iter_mut().enumerate().take(2) {
-        let t = user.token.clone();
-        let ann = create(
-            &client,
-            &reference,
-            &t,
-            "/api/v1/friends/",
-            json!({"name": "Ann"}),
-        )
-        .await;
-        let ben = create(
-            &client,
-            &reference,
-            &t,
-            "/api/v1/friends/",
-            json!({"name": "Ben"}),
-        )
-        .await;
-        let saw = create(
-            &client,
-            &reference,
-            &t,
-            "/api/v1/belongings/",
-            json!({"name": "Saw"}),
-        )
-        .await;
-        let book = create(
-            &client,
-            &reference,
-            &t,
-            "/api/v1/belongings/",
-            json!({"name": "Book"}),
-        )
-        .await;
-        let pen = create(
-            &client,
-            &reference,
-            &t,
-            "/api/v1/belongings/",
-            json!({"name": "Pen"}),
-        )
-        .await;
-        let l1 = create(
-            &client,
-            &reference,
-            &t,
-            "/api/v1/borrowings/",
-            json!({"what": saw, "to_who": ann}),
-        )
-        .await;
-        let l2 = create(
-            &client,
-            &reference,
-            &t,
-            "/api/v1/borrowings/",
-            json!({"what": book, "to_who": ben}),
-        )
-        .await;
-        let l3 = create(
-            &client,
-            &reference,
-            &t,
-            "/api/v1/borrowings/",
-            json!({"what": pen, "to_who": ann}),
-        )
-        .await;
-        let (status, body) = send(
-            &client,
-            reqwest::Method::POST,
-            reference.url(&format!("/api/v1/borrowings/{l1}/return/")),
-            Some(&t),
-            None,
-        )
-        .await;
+        let api = Api::at(&reference.base, Some(&user.token));
+        let ann = api.create("/api/v1/friends/", json!({"name": "Ann"})).await;
+        let ben = api.create("/api/v1/friends/", json!({"name": "Ben"})).await;
+        let saw = api
+            .create("/api/v1/belongings/", json!({"name": "Saw"}))
+            .await;
+        let book = api
+            .create("/api/v1/belongings/", json!({"name": "Book"}))
+            .await;
+        let pen = api
+            .create("/api/v1/belongings/", json!({"name": "Pen"}))
+            .await;
+        let l1 = api
+            .create("/api/v1/borrowings/", json!({"what": saw, "to_who": ann}))
+            .await;
+        let l2 = api
+            .create("/api/v1/borrowings/", json!({"what": book, "to_who": ben}))
+            .await;
+        let l3 = api
+            .create("/api/v1/borrowings/", json!({"what": pen, "to_who": ann}))
+            .await;
+        let (status, body) = api
+            .post(&format!("/api/v1/borrowings/{l1}/return/"), json!({}))
+            .await;
         assert_eq!(status, 200, "{body}");
         // alice: one loan overdue (90 days), bob: one only a month old.
         reference.manage(&[
@@ -321,14 +229,7 @@ async fn reference_database_imports_with_identical_answers_tokens_passwords_and_
     let mut recorded = Vec::new();
     for user in &users {
         for path in &user.paths {
-            let (status, body) = send(
-                &client,
-                reqwest::Method::GET,
-                reference.url(path),
-                Some(&user.token),
-                None,
-            )
-            .await;
+            let (status, body) = Api::at(&reference.base, Some(&user.token)).get(path).await;
             recorded.push((user.name, user.token.clone(), path.clone(), status, body));
         }
     }
@@ -356,14 +257,7 @@ async fn reference_database_imports_with_identical_answers_tokens_passwords_and_
 
     // 4. The same GETs with the same tokens: the same answers.
     for (name, token, path, status, body) in &recorded {
-        let (got_status, got) = send(
-            &client,
-            reqwest::Method::GET,
-            app.url(path),
-            Some(token),
-            None,
-        )
-        .await;
+        let (got_status, got) = Api::with_token(&app, token).get(path).await;
         let expected: Value =
             serde_json::from_str(&body.to_string().replace(&reference_base, &app.base)).unwrap();
         assert_eq!(
