@@ -53,6 +53,7 @@ pub mod django;
 pub mod edge;
 pub mod error;
 pub mod fields;
+pub mod hosts;
 pub mod mail;
 pub mod pagination;
 pub mod parsers;

@@ -23,6 +23,8 @@ pub struct ImportOptions {
     pub replace: bool,
     /// Show progress bars for large tables (only drawn when stderr is a terminal).
     pub progress: bool,
+    /// `[auth] token_ttl`: imported tokens end that long after their creation in Django.
+    pub token_ttl: Option<std::time::Duration>,
 }
 
 /// The lending tables, in the order their foreign keys need: `(table, columns)`. The source
@@ -86,7 +88,7 @@ pub async fn import(
             "the target is not empty ({existing}): the import would be refused without --replace"
         ));
     }
-    auth::plan_import(&source, &mut plan).await?;
+    auth::plan_import(&source, &mut plan, options.token_ttl).await?;
     for (table, columns) in LENDING_TABLES {
         if !plan.has_table(table) {
             continue;

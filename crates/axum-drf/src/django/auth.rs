@@ -6,7 +6,9 @@
 //!   lendbook cannot verify are reported by hasher name;
 //! - permissions are matched by app label and codename (ids differ between projects), so
 //!   grants are written through subqueries on `(app_label, codename)`;
-//! - token keys are stored as their SHA-256 in `authtoken_imported`, never in clear.
+//! - token keys are stored as their SHA-256 in `auth_token` (`kind = 'imported'`, looked up
+//!   after the derived token, see `auth/tokens.rs`), never in clear; under a `token_ttl`
+//!   they end that long after their creation in Django, as lendbook's own tokens do.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -54,9 +56,14 @@ const USER_COLUMNS: &[(&str, Kind)] = &[
 /// A Django permission: `(app_label, model, codename, name)`.
 type Permission = (String, String, String, String);
 
-/// Plans the import of users, groups, permissions, grants (model and object) and tokens.
-/// Fails when the source has no `auth_user` table (a custom user model is not supported).
-pub async fn plan_import(source: &DjangoSource, plan: &mut ImportPlan) -> Result<(), ImportError> {
+/// Plans the import of users, groups, permissions, grants (model and object) and tokens
+/// (expiring `token_ttl` after their creation when one is configured). Fails when the
+/// source has no `auth_user` table (a custom user model is not supported).
+pub async fn plan_import(
+    source: &DjangoSource,
+    plan: &mut ImportPlan,
+    token_ttl: Option<std::time::Duration>,
+) -> Result<(), ImportError> {
     if !plan.has_table("auth_user") {
         return Err(ImportError::Invalid(
             "the Django database has no auth_user table (custom user models are not supported)"
@@ -71,7 +78,7 @@ pub async fn plan_import(source: &DjangoSource, plan: &mut ImportPlan) -> Result
     groups(source, plan).await?;
     grants(source, plan, &permissions).await?;
     object_grants(source, plan, &permissions).await?;
-    tokens(source, plan).await?;
+    tokens(source, plan, token_ttl).await?;
     for (table, why) in SKIPPED {
         if plan.has_table(table) {
             plan.handled(table);
@@ -339,7 +346,11 @@ async fn object_grants(
 }
 
 /// DRF's `authtoken_token`: each key keeps authenticating, stored only as its SHA-256.
-async fn tokens(source: &DjangoSource, plan: &mut ImportPlan) -> Result<(), ImportError> {
+async fn tokens(
+    source: &DjangoSource,
+    plan: &mut ImportPlan,
+    token_ttl: Option<std::time::Duration>,
+) -> Result<(), ImportError> {
     if !plan.has_table("authtoken_token") {
         return Ok(());
     }
@@ -360,19 +371,24 @@ async fn tokens(source: &DjangoSource, plan: &mut ImportPlan) -> Result<(), Impo
                 "authtoken_token has a row with empty fields".into(),
             ));
         };
+        let created = match created {
+            Value::Int(t) => *t,
+            _ => crate::store::now_micros(),
+        };
+        let expire_at = token_ttl
+            .map(|ttl| created.saturating_add(i64::try_from(ttl.as_micros()).unwrap_or(i64::MAX)));
         hashed.push(vec![
             hash_secret(key).into(),
             user_id.into(),
-            match created {
-                Value::Int(t) => Value::Int(*t),
-                _ => Value::Int(crate::store::now_micros()),
-            },
+            created.into(),
+            expire_at.into(),
+            "imported".into(),
         ]);
     }
     plan.insert_rows(
         "authtoken_token",
-        "authtoken_imported",
-        &["key_hash", "user_id", "created"],
+        "auth_token",
+        &["key_hash", "user_id", "created", "expire_at", "kind"],
         hashed,
     );
     Ok(())
@@ -417,7 +433,7 @@ pub fn clear_statements(backend: Backend) -> Vec<Statement> {
         "DELETE FROM auth_group_permissions",
         "DELETE FROM auth_user_groups",
         "DELETE FROM auth_group",
-        "DELETE FROM authtoken_imported",
+        "DELETE FROM auth_token",
         "DELETE FROM authtoken_token",
         "DELETE FROM auth_session",
         "DELETE FROM auth_used_link",

@@ -10,7 +10,7 @@
 //! let target = Database::connect("sqlite://new.sqlite3").await?;
 //! let source = DjangoSource::open("sqlite:///srv/django/db.sqlite3").await?;
 //! let mut plan = ImportPlan::new(target.backend(), source.tables().await?);
-//! auth::plan_import(&source, &mut plan).await?;
+//! auth::plan_import(&source, &mut plan, None).await?;
 //! // ... the application's tables ...
 //! plan.finish_unknown_tables(&source).await?;
 //! let report = plan.run(&target).await?;
