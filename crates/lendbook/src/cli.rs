@@ -74,6 +74,20 @@ pub enum Command {
         #[command(subcommand)]
         command: GroupsCommand,
     },
+    /// Import a Django (DRF) deployment's database in one transaction: users (passwords
+    /// keep working), groups, permissions and grants, tokens, friends, belongings and
+    /// borrowings, with their ids. See docs/migrating-from-drf.md.
+    ImportDjango {
+        /// The Django database: a SQLite file (path or sqlite://PATH) or postgres://...
+        #[arg(long = "from", value_name = "URL")]
+        from: String,
+        /// Report what would be imported; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Delete the target's users, groups and lending data first.
+        #[arg(long)]
+        replace: bool,
+    },
     /// Show the audit log (logins, logouts, tokens, account and permission changes), newest
     /// first.
     Audit {
@@ -274,6 +288,25 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             for name in applied {
                 println!("Applied {name}");
             }
+            Ok(())
+        }
+        Command::ImportDjango {
+            from,
+            dry_run,
+            replace,
+        } => {
+            let db = app::open_database(&config).await?;
+            let options = crate::import_django::ImportOptions {
+                from,
+                dry_run,
+                replace,
+                progress: true,
+                token_ttl: config.auth.token_ttl.map(std::time::Duration::from_secs),
+            };
+            let report = crate::import_django::import(&db, &options)
+                .await
+                .map_err(|e| CliError::Message(e.to_string()))?;
+            print!("{report}");
             Ok(())
         }
         Command::Perms { command } => perms(&config, command).await,

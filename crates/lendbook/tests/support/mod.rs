@@ -236,6 +236,20 @@ impl Api {
         )
     }
 
+    /// A client that sends `token` (e.g. one issued by another server).
+    pub fn with_token(app: &TestApp, token: &str) -> Api {
+        Api::at(&app.base, Some(token))
+    }
+
+    /// A client of any server at `base` (e.g. the DRF reference), with an optional token.
+    pub fn at(base: &str, token: Option<&str>) -> Api {
+        Api {
+            client: reqwest::Client::new(),
+            base: base.to_owned(),
+            token: token.map(str::to_owned),
+        }
+    }
+
     /// An anonymous client.
     pub fn anonymous(app: &TestApp) -> Api {
         Api {
