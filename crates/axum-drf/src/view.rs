@@ -41,7 +41,8 @@ use axum::routing::MethodRouter;
 use serde_json::{json, Value};
 
 use crate::auth::service::RequestHead;
-use crate::auth::AuthService;
+use crate::auth::{AuthService, Identity};
+use crate::browsable::{render_page, Browsable, PageRequest, PageView};
 use crate::client::{client_ip, peer_addr, TrustedProxies, NO_PROXIES};
 use crate::error::{json_response, ApiError};
 use crate::parsers::{self, NegotiationError, Renderer};
@@ -67,6 +68,11 @@ pub trait ApiState: Clone + Send + Sync + 'static {
     /// Reverse proxies whose `X-Forwarded-For` names the client (none by default).
     fn trusted_proxies(&self) -> &TrustedProxies {
         &NO_PROXIES
+    }
+    /// The browsable API's settings; `None` (the default) answers JSON where DRF would
+    /// render the HTML page.
+    fn browsable(&self) -> Option<&Browsable> {
+        None
     }
 }
 
@@ -255,14 +261,31 @@ impl<S: ApiState> View<S> {
                         .iter()
                         .map(|(k, v)| (k.to_owned(), v.to_owned()))
                         .collect();
-                    let mut response = match view.dispatch(state, params, req).await {
+                    // Filled only when negotiation picked the browsable API.
+                    let mut page = None;
+                    let mut response = match view.dispatch(state, params, req, &mut page).await {
                         Ok(r) => r,
                         Err(e) => e.into_response(),
                     };
                     let headers = response.headers_mut();
-                    headers.insert(header::ALLOW, allow);
+                    headers.insert(header::ALLOW, allow.clone());
                     headers.append(header::VARY, HeaderValue::from_static("Accept"));
-                    response
+                    match page {
+                        // The renderer step: the same answer, as the browsable page.
+                        Some((page, state)) => match state.browsable() {
+                            Some(config) => {
+                                let page_view = PageView {
+                                    name: &view.name,
+                                    description: &view.description,
+                                    allow: allow.to_str().unwrap_or(""),
+                                    actions: &view.actions,
+                                };
+                                render_page(config, page_view, page, response).await
+                            }
+                            None => response,
+                        },
+                        None => response,
+                    }
                 }
             },
         )
@@ -305,6 +328,7 @@ impl<S: ApiState> View<S> {
         state: S,
         params: Vec<(String, String)>,
         req: Request,
+        page: &mut Option<(PageRequest, S)>,
     ) -> Result<Response, ApiError> {
         let (parts, body) = req.into_parts();
         let body = axum::body::to_bytes(Body::new(body), state.body_limit())
@@ -327,12 +351,24 @@ impl<S: ApiState> View<S> {
             } else {
                 &[Renderer::Json]
             };
-            parsers::select_renderer_from(accept, format.as_deref(), renderers)
-                .map(drop)
+            let negotiated = parsers::select_renderer_from(accept, format.as_deref(), renderers)
                 .map_err(|e| match e {
                     NegotiationError::NotAcceptable => ApiError::NotAcceptable,
                     NegotiationError::NotFound => ApiError::NotFound("Not found.".into()),
                 })?;
+            if negotiated.renderer == Renderer::BrowsableApi && state.browsable().is_some() {
+                *page = Some((
+                    PageRequest {
+                        method: parts.method.clone(),
+                        uri: parts.uri.clone(),
+                        headers: parts.headers.clone(),
+                        body: body.clone(),
+                        identity: Identity::anonymous(),
+                        permitted: Vec::new(),
+                    },
+                    state.clone(),
+                ));
+            }
         }
 
         let auth = state.auth();
@@ -343,6 +379,9 @@ impl<S: ApiState> View<S> {
                 body: &body,
             })
             .await?;
+        if let Some((page, _)) = page.as_mut() {
+            page.identity = identity.clone();
+        }
 
         let route = self.route(&parts.method);
         let permission = self.permission_for(&state, &parts.method);
@@ -377,6 +416,9 @@ impl<S: ApiState> View<S> {
             secure,
             client_ip,
         };
+        if let Some((page, _)) = page.as_mut() {
+            page.permitted = self.permitted_methods(&state, &request).await;
+        }
         match route {
             Some(route) if request.method != Method::OPTIONS => {
                 (route.handler)(state, request).await
@@ -394,6 +436,44 @@ impl<S: ApiState> View<S> {
             .or_else(|| state.default_permission())
             .cloned()
             .unwrap_or_else(|| Perm::new(IsAuthenticated))
+    }
+
+    /// The write methods the requester may use here (DRF's `show_form_for_method`): the
+    /// method's policy, and for detail views the scoped lookup and object permission.
+    async fn permitted_methods(&self, state: &S, request: &ApiRequest) -> Vec<Method> {
+        let candidates: Vec<Method> = self
+            .allowed()
+            .into_iter()
+            .filter(|m| !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS))
+            .collect();
+        let needs = candidates.iter().fold(Needs::NONE, |n, m| {
+            n | self.permission_for(state, m).needs()
+        });
+        let perms = match &request.perms {
+            Some(p) => Some(p.clone()),
+            None => load_model_perms(state.auth().db(), &request.identity, needs)
+                .await
+                .ok()
+                .flatten(),
+        };
+        let mut permitted = Vec::new();
+        for method in candidates {
+            let access = Access::new(&method, &request.identity)
+                .with_model(self.model.as_ref())
+                .with_perms(perms.as_deref());
+            if self.permission_for(state, &method).check(&access).is_err() {
+                continue;
+            }
+            if let Some(probe) = &self.object_probe {
+                let mut as_method = request.clone();
+                as_method.method = method.clone();
+                if !probe(state.clone(), as_method).await {
+                    continue;
+                }
+            }
+            permitted.push(method);
+        }
+        permitted
     }
 
     async fn metadata(&self, state: &S, request: ApiRequest) -> Result<Response, ApiError> {

@@ -11,6 +11,8 @@ mod validation;
 
 use axum_drf::routing::Routes;
 
+pub use session_cookies::{clear_session_cookie, set_session_cookies};
+
 use crate::app::AppState;
 
 /// Every accounts route.
