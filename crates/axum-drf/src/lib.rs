@@ -54,6 +54,7 @@ pub mod edge;
 pub mod error;
 pub mod fields;
 pub mod mail;
+pub mod openapi;
 pub mod pagination;
 pub mod parsers;
 pub mod permissions;

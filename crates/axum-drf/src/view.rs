@@ -45,6 +45,7 @@ use crate::auth::{AuthService, Identity};
 use crate::browsable::{render_page, Browsable, PageRequest, PageView};
 use crate::client::{client_ip, peer_addr, TrustedProxies, NO_PROXIES};
 use crate::error::{json_response, ApiError};
+use crate::openapi::{ResourceDoc, ViewDoc};
 use crate::parsers::{self, NegotiationError, Renderer};
 use crate::permissions::{
     check_permissions, load_model_perms, Access, IsAuthenticated, Model, Needs, Perm, Permission,
@@ -106,6 +107,8 @@ pub struct View<S> {
     parses: &'static [&'static str],
     actions: Vec<(Method, Value)>,
     object_probe: Option<ObjectProbe<S>>,
+    resource_doc: Option<ResourceDoc>,
+    renders_itself: bool,
 }
 
 type ObjectProbe<S> =
@@ -136,6 +139,8 @@ impl<S: ApiState> View<S> {
             parses: DEFAULT_PARSES,
             actions: Vec::new(),
             object_probe: None,
+            resource_doc: None,
+            renders_itself: false,
         }
     }
 
@@ -196,6 +201,43 @@ impl<S: ApiState> View<S> {
     {
         self.object_probe = Some(Arc::new(move |s, r| Box::pin(probe(s, r))));
         self
+    }
+
+    /// The handlers choose the media type themselves (DRF views with their own renderer
+    /// classes, e.g. a schema served as YAML or JSON): the view path skips its JSON / HTML
+    /// negotiation.
+    pub fn renders_itself(mut self) -> Self {
+        self.renders_itself = true;
+        self
+    }
+
+    /// Describes the view as one of a resource's routes in the OpenAPI schema.
+    pub fn resource_doc(mut self, doc: ResourceDoc) -> Self {
+        self.resource_doc = Some(doc);
+        self
+    }
+
+    /// What the OpenAPI schema shows of this view.
+    pub fn doc(&self) -> ViewDoc {
+        let methods = self
+            .allowed()
+            .into_iter()
+            .filter(|m| *m != Method::HEAD && *m != Method::OPTIONS)
+            .map(|m| {
+                let perm = self
+                    .route(&m)
+                    .and_then(|r| r.permission.clone())
+                    .or_else(|| self.permission.clone());
+                (m, perm)
+            })
+            .collect();
+        ViewDoc {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            methods,
+            actions: self.actions.clone(),
+            resource: self.resource_doc.clone(),
+        }
     }
 
     /// Adds a handler for `method`.
@@ -344,7 +386,8 @@ impl<S: ApiState> View<S> {
             .clone()
             .or_else(|| query_format(parts.uri.query()));
         // Most clients send no Accept (or */*) and no format: nothing to negotiate.
-        let trivial = format.is_none() && matches!(accept, None | Some("*/*"));
+        let trivial =
+            self.renders_itself || format.is_none() && matches!(accept, None | Some("*/*"));
         if !trivial {
             let renderers: &[Renderer] = if self.renders.contains(&"text/html") {
                 &[Renderer::Json, Renderer::BrowsableApi]

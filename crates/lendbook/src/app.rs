@@ -150,6 +150,10 @@ pub type AppService = Edge<Router>;
 pub fn router(mut state: AppState) -> AppService {
     let mut routes =
         accounts::routes().merge(lending::routes(&state.config.lending, &state.policies));
+    if state.config.docs.enabled {
+        let docs = crate::docs::routes(&routes, &state.policies.default, &state.policies.docs);
+        routes = routes.merge(docs);
+    }
     if state.browsable.is_some() {
         routes = routes.merge(crate::browser::routes());
     }

@@ -5,6 +5,7 @@ pub mod app;
 pub mod browser;
 pub mod cli;
 pub mod config;
+pub mod docs;
 pub mod lending;
 pub mod migrations;
 pub mod permissions;
