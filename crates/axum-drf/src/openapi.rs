@@ -65,6 +65,8 @@ pub struct ViewDoc {
     pub actions: Vec<(Method, Value)>,
     /// Set for a resource's routes.
     pub resource: Option<ResourceDoc>,
+    /// Statuses the view may answer without a body (and so without a Content-Type).
+    pub bodiless: Vec<u16>,
 }
 
 /// A resource route's side of the schema.
@@ -443,6 +445,12 @@ fn operation(pattern: &str, doc: &ViewDoc, method: &Method, perm: &Perm) -> Valu
                 responses.insert("204".into(), json!({"description": "No response body"}));
             }
         }
+    }
+    for status in &doc.bodiless {
+        responses.insert(
+            status.to_string(),
+            json!({"description": "No response body, or the usual JSON answer"}),
+        );
     }
     op.insert("responses".into(), Value::Object(responses));
     Value::Object(op)

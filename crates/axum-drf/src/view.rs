@@ -109,6 +109,7 @@ pub struct View<S> {
     object_probe: Option<ObjectProbe<S>>,
     resource_doc: Option<ResourceDoc>,
     renders_itself: bool,
+    bodiless: Vec<u16>,
 }
 
 type ObjectProbe<S> =
@@ -141,6 +142,7 @@ impl<S: ApiState> View<S> {
             object_probe: None,
             resource_doc: None,
             renders_itself: false,
+            bodiless: Vec::new(),
         }
     }
 
@@ -211,6 +213,13 @@ impl<S: ApiState> View<S> {
         self
     }
 
+    /// A status the view may answer with an empty body (DRF's `Response(status=...)` without
+    /// data, sent without a Content-Type); the schema documents it so.
+    pub fn bodiless(mut self, status: StatusCode) -> Self {
+        self.bodiless.push(status.as_u16());
+        self
+    }
+
     /// Describes the view as one of a resource's routes in the OpenAPI schema.
     pub fn resource_doc(mut self, doc: ResourceDoc) -> Self {
         self.resource_doc = Some(doc);
@@ -237,6 +246,7 @@ impl<S: ApiState> View<S> {
             methods,
             actions: self.actions.clone(),
             resource: self.resource_doc.clone(),
+            bodiless: self.bodiless.clone(),
         }
     }
 

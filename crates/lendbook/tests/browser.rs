@@ -5,8 +5,8 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -47,7 +47,9 @@ async fn start_browser() -> (Driver, Client) {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("{CHROMEDRIVER} must be installed (apt-get install chromium-driver): {e}"));
+        .unwrap_or_else(|e| {
+            panic!("{CHROMEDRIVER} must be installed (apt-get install chromium-driver): {e}")
+        });
     let driver = Driver {
         child,
         url: format!("http://127.0.0.1:{port}"),
@@ -179,7 +181,10 @@ async fn journey(app: &TestApp, alice: &Api, client: &Client) {
         .await
         .unwrap();
     assert_eq!(text_of(client, "#username").await, "alice");
-    assert_eq!(client.current_url().await.unwrap().path(), "/api/v1/friends/");
+    assert_eq!(
+        client.current_url().await.unwrap().path(),
+        "/api/v1/friends/"
+    );
     wait_for_response(client, "HTTP 200 OK").await;
 
     // Create a friend through the HTML form (a plain form post with csrfmiddlewaretoken).
