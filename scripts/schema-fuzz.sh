@@ -83,4 +83,4 @@ if [ "$requests" -lt "$MIN_REQUESTS" ] || [ "$errors" -ne 0 ]; then
     echo "expected at least $MIN_REQUESTS requests and no server error" >&2
     exit 1
 fi
-echo "schema fuzz: $requests passed, 0 failed"
+echo "fuzz: $requests passed, 0 failed"

@@ -119,12 +119,11 @@ where
     Fut: std::future::Future<Output = Result<Response, ApiError>> + Send + 'static,
 {
     let view = View::new(name).action_metadata(Method::POST, user_metadata());
-    let view = if open {
+    if open {
         view.on_with(Method::POST, AllowAny, handler)
     } else {
         view.post(handler)
-    };
-    view
+    }
 }
 
 /// DRF's `DefaultRouter` root for djoser's router: `{"users": ".../api/auth/users/"}`.
