@@ -3,6 +3,8 @@
 //! ```text
 //! body (bounded) -> content negotiation (406) -> authenticate (401/403)
 //!   -> view permission (401/403) -> method (405, HEAD = GET, OPTIONS = metadata) -> handler
+//!   -> renderer: the answer as is (JSON), or as the browsable API page when negotiation
+//!      chose `text/html` and the state enables it (errors too, with their status)
 //! ```
 //! Every response carries DRF's `Allow` and `Vary: Accept` headers. A view is secure by
 //! default: without a policy of its own it uses the state's
