@@ -118,6 +118,25 @@ async fn text_of(client: &Client, css: &str) -> String {
         .unwrap()
 }
 
+/// Waits for the element with `id` and clicks it.
+async fn click(client: &Client, id: &str) {
+    element(client, id).await.click().await.unwrap();
+}
+
+/// Waits for the input with `id` and types `text` into it.
+async fn type_into(client: &Client, id: &str, text: &str) {
+    element(client, id).await.send_keys(text).await.unwrap();
+}
+
+async fn element(client: &Client, id: &str) -> fantoccini::elements::Element {
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("#{id}: {e}"))
+}
+
 /// Waits until the response panel shows `wanted` (forms sent by script replace the page).
 async fn wait_for_response(client: &Client, wanted: &str) -> String {
     for _ in 0..100 {
@@ -150,36 +169,11 @@ async fn journey(app: &TestApp, alice: &Api, client: &Client) {
     snap(client, "01-anonymous-friends").await;
 
     // Follow the login link, log in through the form; ?next= brings us back.
-    client
-        .find(Locator::Id("login"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    client
-        .wait()
-        .for_element(Locator::Id("id_username"))
-        .await
-        .unwrap()
-        .send_keys("alice")
-        .await
-        .unwrap();
-    client
-        .find(Locator::Id("id_password"))
-        .await
-        .unwrap()
-        .send_keys("correct-Horse-7-battery")
-        .await
-        .unwrap();
+    click(client, "login").await;
+    type_into(client, "id_username", "alice").await;
+    type_into(client, "id_password", "correct-Horse-7-battery").await;
     snap(client, "02-login-form").await;
-    client
-        .find(Locator::Id("login-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, "login-submit").await;
     assert_eq!(text_of(client, "#username").await, "alice");
     assert_eq!(
         client.current_url().await.unwrap().path(),
@@ -189,21 +183,9 @@ async fn journey(app: &TestApp, alice: &Api, client: &Client) {
 
     // Create a friend through the HTML form (a plain form post with csrfmiddlewaretoken).
     let name = "Ada <script>alert(1)</script>";
-    client
-        .find(Locator::Id("post-form-name"))
-        .await
-        .unwrap()
-        .send_keys(name)
-        .await
-        .unwrap();
+    type_into(client, "post-form-name", name).await;
     snap(client, "03-create-form").await;
-    client
-        .find(Locator::Id("post-form-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, "post-form-submit").await;
     let created = wait_for_response(client, "HTTP 201 Created").await;
     assert!(created.contains(name), "the name shows as text: {created}");
     snap(client, "04-created").await;
@@ -227,13 +209,7 @@ async fn journey(app: &TestApp, alice: &Api, client: &Client) {
     assert_eq!(field.prop("value").await.unwrap().as_deref(), Some(name));
     field.clear().await.unwrap();
     field.send_keys("Ada Lovelace").await.unwrap();
-    client
-        .find(Locator::Id("put-form-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, "put-form-submit").await;
     let edited = wait_for_response(client, "\"name\": \"Ada Lovelace\"").await;
     assert!(edited.starts_with("HTTP 200 OK"), "{edited}");
     snap(client, "06-edited").await;
@@ -241,13 +217,7 @@ async fn journey(app: &TestApp, alice: &Api, client: &Client) {
     assert_eq!(friend["name"], "Ada Lovelace");
 
     // Log out (a POST form), and the list is the anonymous page again.
-    client
-        .find(Locator::Id("logout"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, "logout").await;
     client
         .wait()
         .for_element(Locator::Id("login"))
