@@ -11,8 +11,9 @@ use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_drf::auth::service::{cookie_header, RequestHead, SESSION_COOKIE};
 use axum_drf::auth::token::hash_secret;
-use axum_drf::auth::Credential;
+use axum_drf::auth::{ClientInfo, Credential};
 use axum_drf::browsable::{render_login, safe_next, Browsable, LoginPage};
+use axum_drf::client::{client_ip, peer_addr};
 use axum_drf::routing::Routes;
 use axum_drf::ApiState;
 use serde_json::Value;
@@ -110,17 +111,30 @@ async fn login_form(State(state): State<AppState>, request: Request) -> Response
     )
 }
 
-async fn read_form(state: &AppState, request: Request) -> (Method, HeaderMap, axum::body::Bytes) {
+async fn read_form(
+    state: &AppState,
+    request: Request,
+) -> (Method, HeaderMap, axum::body::Bytes, ClientInfo) {
     let (parts, body) = request.into_parts();
     let body = axum::body::to_bytes(body, state.body_limit())
         .await
         .unwrap_or_default();
-    (parts.method, parts.headers, body)
+    let ip = client_ip(
+        &parts.headers,
+        peer_addr(&parts.extensions).map(|a| a.ip()),
+        state.trusted_proxies(),
+    );
+    let user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let client = ClientInfo::new(ip, user_agent);
+    (parts.method, parts.headers, body, client)
 }
 
 async fn login(State(state): State<AppState>, request: Request) -> Response {
     let query = request.uri().query().map(str::to_owned);
-    let (method, headers, body) = read_form(&state, request).await;
+    let (method, headers, body, client) = read_form(&state, request).await;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
@@ -156,7 +170,8 @@ async fn login(State(state): State<AppState>, request: Request) -> Response {
         return page(StatusCode::FORBIDDEN, CSRF_FAILED);
     }
     let password = field("password");
-    let user = match state.auth.verify_credentials(&username, &password).await {
+    // The auth service's login: the same checks, timing and audit record as /api/login/.
+    let user = match state.auth.login(&username, &password, &client).await {
         Ok(Some(user)) if !username.is_empty() => user,
         Ok(_) => return page(StatusCode::OK, INVALID_LOGIN),
         Err(e) => return e.into_response(),
@@ -175,7 +190,7 @@ async fn login(State(state): State<AppState>, request: Request) -> Response {
 
 async fn logout(State(state): State<AppState>, request: Request) -> Response {
     let query = request.uri().query().map(str::to_owned);
-    let (method, headers, body) = read_form(&state, request).await;
+    let (method, headers, body, client) = read_form(&state, request).await;
     let head = RequestHead {
         method: &method,
         headers: &headers,
@@ -195,11 +210,16 @@ async fn logout(State(state): State<AppState>, request: Request) -> Response {
     }
     let identity = state.auth.authenticate(head).await;
     if let Ok(axum_drf::auth::Identity {
-        credential: Credential::Session { key_hash },
-        ..
+        user: Some(user),
+        credential: credential @ Credential::Session { key_hash },
     }) = &identity
     {
-        if let Err(e) = state.auth.end_session(key_hash).await {
+        // Recorded in the audit log as /api/logout/ does; a session revokes no token.
+        let ended = match state.auth.logout(user, credential, &client).await {
+            Ok(()) => state.auth.end_session(key_hash).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = ended {
             return e.into_response();
         }
     }
