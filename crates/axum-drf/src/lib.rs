@@ -46,6 +46,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod browsable;
 pub mod client;
 pub mod cookies;
 pub mod datetime;
@@ -55,6 +56,7 @@ pub mod error;
 pub mod fields;
 pub mod hosts;
 pub mod mail;
+pub mod openapi;
 pub mod pagination;
 pub mod parsers;
 pub mod permissions;

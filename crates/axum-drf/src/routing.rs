@@ -6,7 +6,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use axum::Router;
 
+use serde_json::Value;
+
 use crate::error::ApiError;
+use crate::openapi::{OpenApiInfo, ViewDoc};
+use crate::permissions::Perm;
+use crate::view::{ApiState, View};
 
 /// A router that also records its path patterns, for the trailing-slash fallback.
 ///
@@ -18,6 +23,34 @@ use crate::error::ApiError;
 pub struct Routes<S> {
     router: Router<S>,
     patterns: Vec<String>,
+    docs: Vec<(String, ViewDoc)>,
+}
+
+/// What [`Routes::route`] accepts: a plain axum route, or a [`View`], which also records
+/// its description for the OpenAPI schema ([`Routes::openapi`]).
+pub trait IntoRoute<S> {
+    /// The axum route and, for views, their description.
+    fn into_parts(self) -> (MethodRouter<S>, Option<ViewDoc>);
+}
+
+impl<S> IntoRoute<S> for MethodRouter<S> {
+    fn into_parts(self) -> (MethodRouter<S>, Option<ViewDoc>) {
+        (self, None)
+    }
+}
+
+/// A composite route (e.g. one that picks between views) with the description to show.
+impl<S> IntoRoute<S> for (MethodRouter<S>, ViewDoc) {
+    fn into_parts(self) -> (MethodRouter<S>, Option<ViewDoc>) {
+        (self.0, Some(self.1))
+    }
+}
+
+impl<S: ApiState> IntoRoute<S> for View<S> {
+    fn into_parts(self) -> (MethodRouter<S>, Option<ViewDoc>) {
+        let doc = self.doc();
+        (self.into_route(), Some(doc))
+    }
 }
 
 impl<S: Clone + Send + Sync + 'static> Default for Routes<S> {
@@ -32,20 +65,32 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
         Routes {
             router: Router::new(),
             patterns: Vec::new(),
+            docs: Vec::new(),
         }
     }
 
     /// Adds a route.
-    pub fn route(mut self, path: &str, method_router: MethodRouter<S>) -> Self {
+    pub fn route(mut self, path: &str, route: impl IntoRoute<S>) -> Self {
+        let (method_router, doc) = route.into_parts();
         self.router = self.router.route(path, method_router);
         self.patterns.push(path.to_owned());
+        if let Some(doc) = doc {
+            self.docs.push((path.to_owned(), doc));
+        }
         self
+    }
+
+    /// The OpenAPI 3 document of the documented routes (see [`crate::openapi`]);
+    /// `default_permission` is the policy of views that set none.
+    pub fn openapi(&self, info: &OpenApiInfo, default_permission: Option<&Perm>) -> Value {
+        crate::openapi::document(info, &self.docs, default_permission)
     }
 
     /// Adds every route of `other`.
     pub fn merge(mut self, other: Routes<S>) -> Self {
         self.router = self.router.merge(other.router);
         self.patterns.extend(other.patterns);
+        self.docs.extend(other.docs);
         self
     }
 

@@ -3,6 +3,8 @@
 //! ```text
 //! body (bounded) -> content negotiation (406) -> authenticate (401/403)
 //!   -> view permission (401/403) -> method (405, HEAD = GET, OPTIONS = metadata) -> handler
+//!   -> renderer: the answer as is (JSON), or as the browsable API page when negotiation
+//!      chose `text/html` and the state enables it (errors too, with their status)
 //! ```
 //! Every response carries DRF's `Allow` and `Vary: Accept` headers. A view is secure by
 //! default: without a policy of its own it uses the state's
@@ -41,9 +43,11 @@ use axum::routing::MethodRouter;
 use serde_json::{json, Value};
 
 use crate::auth::service::RequestHead;
-use crate::auth::AuthService;
+use crate::auth::{AuthService, Identity};
+use crate::browsable::{render_page, Browsable, PageRequest, PageView};
 use crate::client::{client_ip, peer_addr, TrustedProxies, NO_PROXIES};
 use crate::error::{json_response, ApiError};
+use crate::openapi::{ResourceDoc, ViewDoc};
 use crate::parsers::{self, NegotiationError, Renderer};
 use crate::permissions::{
     check_permissions, load_model_perms, Access, IsAuthenticated, Model, Needs, Perm, Permission,
@@ -67,6 +71,11 @@ pub trait ApiState: Clone + Send + Sync + 'static {
     /// Reverse proxies whose `X-Forwarded-For` names the client (none by default).
     fn trusted_proxies(&self) -> &TrustedProxies {
         &NO_PROXIES
+    }
+    /// The browsable API's settings; `None` (the default) answers JSON where DRF would
+    /// render the HTML page.
+    fn browsable(&self) -> Option<&Browsable> {
+        None
     }
 }
 
@@ -100,6 +109,9 @@ pub struct View<S> {
     parses: &'static [&'static str],
     actions: Vec<(Method, Value)>,
     object_probe: Option<ObjectProbe<S>>,
+    resource_doc: Option<ResourceDoc>,
+    renders_itself: bool,
+    bodiless: Vec<u16>,
 }
 
 type ObjectProbe<S> =
@@ -130,6 +142,9 @@ impl<S: ApiState> View<S> {
             parses: DEFAULT_PARSES,
             actions: Vec::new(),
             object_probe: None,
+            resource_doc: None,
+            renders_itself: false,
+            bodiless: Vec::new(),
         }
     }
 
@@ -190,6 +205,51 @@ impl<S: ApiState> View<S> {
     {
         self.object_probe = Some(Arc::new(move |s, r| Box::pin(probe(s, r))));
         self
+    }
+
+    /// The handlers choose the media type themselves (DRF views with their own renderer
+    /// classes, e.g. a schema served as YAML or JSON): the view path skips its JSON / HTML
+    /// negotiation.
+    pub fn renders_itself(mut self) -> Self {
+        self.renders_itself = true;
+        self
+    }
+
+    /// A status the view may answer with an empty body (DRF's `Response(status=...)` without
+    /// data, sent without a Content-Type); the schema documents it so.
+    pub fn bodiless(mut self, status: StatusCode) -> Self {
+        self.bodiless.push(status.as_u16());
+        self
+    }
+
+    /// Describes the view as one of a resource's routes in the OpenAPI schema.
+    pub fn resource_doc(mut self, doc: ResourceDoc) -> Self {
+        self.resource_doc = Some(doc);
+        self
+    }
+
+    /// What the OpenAPI schema shows of this view.
+    pub fn doc(&self) -> ViewDoc {
+        let methods = self
+            .allowed()
+            .into_iter()
+            .filter(|m| *m != Method::HEAD && *m != Method::OPTIONS)
+            .map(|m| {
+                let perm = self
+                    .route(&m)
+                    .and_then(|r| r.permission.clone())
+                    .or_else(|| self.permission.clone());
+                (m, perm)
+            })
+            .collect();
+        ViewDoc {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            methods,
+            actions: self.actions.clone(),
+            resource: self.resource_doc.clone(),
+            bodiless: self.bodiless.clone(),
+        }
     }
 
     /// Adds a handler for `method`.
@@ -255,14 +315,31 @@ impl<S: ApiState> View<S> {
                         .iter()
                         .map(|(k, v)| (k.to_owned(), v.to_owned()))
                         .collect();
-                    let mut response = match view.dispatch(state, params, req).await {
+                    // Filled only when negotiation picked the browsable API.
+                    let mut page = None;
+                    let mut response = match view.dispatch(state, params, req, &mut page).await {
                         Ok(r) => r,
                         Err(e) => e.into_response(),
                     };
                     let headers = response.headers_mut();
-                    headers.insert(header::ALLOW, allow);
+                    headers.insert(header::ALLOW, allow.clone());
                     headers.append(header::VARY, HeaderValue::from_static("Accept"));
-                    response
+                    match page {
+                        // The renderer step: the same answer, as the browsable page.
+                        Some((page, state)) => match state.browsable() {
+                            Some(config) => {
+                                let page_view = PageView {
+                                    name: &view.name,
+                                    description: &view.description,
+                                    allow: allow.to_str().unwrap_or(""),
+                                    actions: &view.actions,
+                                };
+                                render_page(config, page_view, page, response).await
+                            }
+                            None => response,
+                        },
+                        None => response,
+                    }
                 }
             },
         )
@@ -305,6 +382,7 @@ impl<S: ApiState> View<S> {
         state: S,
         params: Vec<(String, String)>,
         req: Request,
+        page: &mut Option<(PageRequest, S)>,
     ) -> Result<Response, ApiError> {
         let (parts, body) = req.into_parts();
         let body = axum::body::to_bytes(Body::new(body), state.body_limit())
@@ -320,19 +398,32 @@ impl<S: ApiState> View<S> {
             .clone()
             .or_else(|| query_format(parts.uri.query()));
         // Most clients send no Accept (or */*) and no format: nothing to negotiate.
-        let trivial = format.is_none() && matches!(accept, None | Some("*/*"));
+        let trivial =
+            self.renders_itself || format.is_none() && matches!(accept, None | Some("*/*"));
         if !trivial {
             let renderers: &[Renderer] = if self.renders.contains(&"text/html") {
                 &[Renderer::Json, Renderer::BrowsableApi]
             } else {
                 &[Renderer::Json]
             };
-            parsers::select_renderer_from(accept, format.as_deref(), renderers)
-                .map(drop)
+            let negotiated = parsers::select_renderer_from(accept, format.as_deref(), renderers)
                 .map_err(|e| match e {
                     NegotiationError::NotAcceptable => ApiError::NotAcceptable,
                     NegotiationError::NotFound => ApiError::NotFound("Not found.".into()),
                 })?;
+            if negotiated.renderer == Renderer::BrowsableApi && state.browsable().is_some() {
+                *page = Some((
+                    PageRequest {
+                        method: parts.method.clone(),
+                        uri: parts.uri.clone(),
+                        headers: parts.headers.clone(),
+                        body: body.clone(),
+                        identity: Identity::anonymous(),
+                        permitted: Vec::new(),
+                    },
+                    state.clone(),
+                ));
+            }
         }
 
         let auth = state.auth();
@@ -343,6 +434,9 @@ impl<S: ApiState> View<S> {
                 body: &body,
             })
             .await?;
+        if let Some((page, _)) = page.as_mut() {
+            page.identity = identity.clone();
+        }
 
         let route = self.route(&parts.method);
         let permission = self.permission_for(&state, &parts.method);
@@ -382,6 +476,9 @@ impl<S: ApiState> View<S> {
             secure,
             client_ip,
         };
+        if let Some((page, _)) = page.as_mut() {
+            page.permitted = self.permitted_methods(&state, &request).await;
+        }
         match route {
             Some(route) if request.method != Method::OPTIONS => {
                 (route.handler)(state, request).await
@@ -399,6 +496,44 @@ impl<S: ApiState> View<S> {
             .or_else(|| state.default_permission())
             .cloned()
             .unwrap_or_else(|| Perm::new(IsAuthenticated))
+    }
+
+    /// The write methods the requester may use here (DRF's `show_form_for_method`): the
+    /// method's policy, and for detail views the scoped lookup and object permission.
+    async fn permitted_methods(&self, state: &S, request: &ApiRequest) -> Vec<Method> {
+        let candidates: Vec<Method> = self
+            .allowed()
+            .into_iter()
+            .filter(|m| !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS))
+            .collect();
+        let needs = candidates.iter().fold(Needs::NONE, |n, m| {
+            n | self.permission_for(state, m).needs()
+        });
+        let perms = match &request.perms {
+            Some(p) => Some(p.clone()),
+            None => load_model_perms(state.auth().db(), &request.identity, needs)
+                .await
+                .ok()
+                .flatten(),
+        };
+        let mut permitted = Vec::new();
+        for method in candidates {
+            let access = Access::new(&method, &request.identity)
+                .with_model(self.model.as_ref())
+                .with_perms(perms.as_deref());
+            if self.permission_for(state, &method).check(&access).is_err() {
+                continue;
+            }
+            if let Some(probe) = &self.object_probe {
+                let mut as_method = request.clone();
+                as_method.method = method.clone();
+                if !probe(state.clone(), as_method).await {
+                    continue;
+                }
+            }
+            permitted.push(method);
+        }
+        permitted
     }
 
     async fn metadata(&self, state: &S, request: ApiRequest) -> Result<Response, ApiError> {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum_drf::auth::{AuthConfig, AuthService};
+use axum_drf::browsable::Browsable;
 use axum_drf::client::TrustedProxies;
 use axum_drf::edge::Edge;
 use axum_drf::store::{Database, Migration, StoreError};
@@ -32,6 +33,8 @@ pub struct AppState {
     pub policies: Arc<Policies>,
     /// `[server] trusted_proxies`, parsed.
     pub trusted_proxies: Arc<TrustedProxies>,
+    /// The browsable API's settings (`[docs] browsable_api`).
+    pub browsable: Option<Arc<Browsable>>,
 }
 
 impl ApiState for AppState {
@@ -46,6 +49,9 @@ impl ApiState for AppState {
     }
     fn trusted_proxies(&self) -> &TrustedProxies {
         &self.trusted_proxies
+    }
+    fn browsable(&self) -> Option<&Browsable> {
+        self.browsable.as_deref()
     }
 }
 
@@ -126,7 +132,12 @@ pub fn build_state(config: Config, db: Database) -> Result<AppState, StartError>
     let trusted_proxies = TrustedProxies::new(&config.server.trusted_proxies)
         .map_err(|e| StartError::Config(ConfigError::Proxy(e)))?;
     let auth = AuthService::new(db.clone(), auth_config);
+    let browsable = config
+        .docs
+        .browsable_api
+        .then(|| Arc::new(crate::browser::browsable(&config)));
     Ok(AppState {
+        browsable,
         auth,
         db,
         trusted_proxies: Arc::new(trusted_proxies),
@@ -143,11 +154,22 @@ const MAX_HEADER_BYTES: usize = 64 * 1024;
 pub type AppService = Edge<Router>;
 
 /// The full application service.
-pub fn router(state: AppState) -> AppService {
+pub fn router(mut state: AppState) -> AppService {
     let state_hosts = state.config.allowed_hosts();
-    let routes = accounts::routes(&state.config)
+    let mut routes = accounts::routes(&state.config)
         .merge(lending::routes(&state.config.lending, &state.policies));
+    if state.config.docs.enabled {
+        let docs = crate::docs::routes(&routes, &state.policies.default, &state.policies.docs);
+        routes = routes.merge(docs);
+    }
+    if state.browsable.is_some() {
+        routes = routes.merge(crate::browser::routes());
+    }
     let patterns = routes.patterns();
+    // Breadcrumbs link the prefixes of a path that are routes.
+    state.browsable = state
+        .browsable
+        .map(|b| Arc::new((*b).clone().patterns(patterns.clone())));
     let router = routes
         .into_router()
         .fallback(axum_drf::routing::append_slash_fallback(patterns.clone()))

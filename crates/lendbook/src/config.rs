@@ -43,6 +43,31 @@ pub struct Config {
     /// `[resources.<name>]`: per-resource access rules (`friends`, `belongings`,
     /// `borrowings`).
     pub resources: BTreeMap<String, ResourceSettings>,
+    /// `[docs]`: the browsable API, the OpenAPI schema and its docs page.
+    pub docs: DocsSettings,
+}
+
+/// `[docs]` section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DocsSettings {
+    /// Serve `/api/schema/` and `/api/schema/swagger-ui/`.
+    pub enabled: bool,
+    /// Policy expression for the schema and its docs page (default `AllowAny`).
+    pub permission: String,
+    /// Answer browsers (`Accept: text/html`, `?format=api`, `.api`) with DRF's browsable
+    /// API pages, and serve `/api-auth/login/` and `/api-auth/logout/`.
+    pub browsable_api: bool,
+}
+
+impl Default for DocsSettings {
+    fn default() -> Self {
+        DocsSettings {
+            enabled: true,
+            permission: "AllowAny".into(),
+            browsable_api: true,
+        }
+    }
 }
 
 /// `[permissions]` section.
@@ -186,6 +211,7 @@ impl Default for Config {
             accounts: AccountsSettings::default(),
             permissions: PermissionSettings::default(),
             resources: BTreeMap::new(),
+            docs: DocsSettings::default(),
         }
     }
 }

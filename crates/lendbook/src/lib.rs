@@ -2,8 +2,10 @@
 
 pub mod accounts;
 pub mod app;
+pub mod browser;
 pub mod cli;
 pub mod config;
+pub mod docs;
 pub mod import_django;
 pub mod lending;
 pub mod migrations;

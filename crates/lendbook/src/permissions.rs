@@ -156,6 +156,9 @@ pub enum PolicyConfigError {
     /// `[permissions] default` does not parse.
     #[error("[permissions] default: {0}")]
     Default(PolicyError),
+    /// `[docs] permission` does not parse.
+    #[error("[docs] permission: {0}")]
+    Docs(PolicyError),
     /// `[resources.<name>] permission` does not parse.
     #[error("[resources.{resource}] permission: {source}")]
     Resource {
@@ -174,6 +177,8 @@ pub enum PolicyConfigError {
 pub struct Policies {
     /// `[permissions] default`: the policy of views that set none.
     pub default: Perm,
+    /// `[docs] permission`: who may read the schema and its docs page.
+    pub docs: Perm,
     resources: BTreeMap<&'static str, ResourcePolicy>,
 }
 
@@ -185,6 +190,9 @@ impl Policies {
         let default = registry
             .parse(&config.permissions.default)
             .map_err(PolicyConfigError::Default)?;
+        let docs = registry
+            .parse(&config.docs.permission)
+            .map_err(PolicyConfigError::Docs)?;
         if let Some(unknown) = config.resources.keys().find(|k| resource(k).is_none()) {
             return Err(PolicyConfigError::UnknownResource(unknown.clone()));
         }
@@ -212,7 +220,11 @@ impl Policies {
                 },
             );
         }
-        Ok(Policies { default, resources })
+        Ok(Policies {
+            default,
+            docs,
+            resources,
+        })
     }
 
     /// The policy of the resource called `name` (`friends`, `belongings`, `borrowings`).

@@ -119,7 +119,7 @@ async fn json_only_views_refuse_html_like_drf() {
         body,
         json!({"detail": "Could not satisfy the request Accept header."})
     );
-    // Views with the browsable API among their renderers accept it (and answer JSON).
+    // Views with the browsable API among their renderers accept it (and answer its page).
     let r = client
         .get(app.url("/api/public/"))
         .header("Accept", "text/html")

@@ -812,6 +812,12 @@ impl AuthService {
         Ok(user.is_active.then_some(user))
     }
 
+    /// Django's `csrf_protect` for plain (non-API) views such as a login form: the same
+    /// check session-authenticated API requests get, whoever is asking.
+    pub fn check_csrf(&self, req: RequestHead<'_>) -> Result<(), ApiError> {
+        self.enforce_csrf(req, &cookie_header(req.headers))
+    }
+
     fn enforce_csrf(&self, req: RequestHead<'_>, cookie_header: &str) -> Result<(), ApiError> {
         if matches!(
             *req.method,

@@ -9,8 +9,8 @@ use super::header::{parse_header_parameters, py_strip};
 pub enum Renderer {
     /// `JSONRenderer`: `application/json`, format `json`.
     Json,
-    /// `BrowsableAPIRenderer`: `text/html`, format `api`. We have no HTML rendering; callers
-    /// answer with JSON where DRF would have sent the browsable page.
+    /// `BrowsableAPIRenderer`: `text/html`, format `api`. The view path renders its answer
+    /// as the browsable page ([`crate::browsable`]) when the state enables it, else as JSON.
     BrowsableApi,
 }
 
@@ -247,10 +247,10 @@ pub fn select_renderer_from(
 /// [`NegotiationError::NotAcceptable`] for a 406 and [`NegotiationError::NotFound`] for a
 /// 404 (unknown format). DRF negotiates before authenticating, so these win over a 401.
 ///
-/// We always render JSON: where DRF would pick the browsable HTML page (an Accept preferring
-/// `text/html`, or `?format=api`), we answer with JSON rather than 406, because the client
-/// DRF would have served gets a usable answer either way and we have no HTML renderer. Note
-/// that `?format=json` is not a free pass: with `Accept: text/html` DRF answers 406, and so
+/// Where DRF would pick the browsable HTML page (an Accept preferring `text/html`, or
+/// `?format=api`), this says `Ok` too: the view path then renders the browsable page
+/// ([`crate::browsable`]), or JSON when the application turned it off. Note that
+/// `?format=json` is not a free pass: with `Accept: text/html` DRF answers 406, and so
 /// does this. Use [`select_renderer`] for the accepted media type and its `indent`.
 ///
 /// ```

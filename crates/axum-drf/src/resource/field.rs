@@ -177,6 +177,26 @@ impl Field {
         info
     }
 
+    /// The field in the OpenAPI schema.
+    pub fn openapi(&self) -> crate::openapi::FieldDoc {
+        let schema = match self.kind {
+            FieldKind::Id | FieldKind::Related { .. } => json!({"type": "integer"}),
+            FieldKind::Char { max_length } => {
+                json!({"type": "string", "minLength": 1, "maxLength": max_length})
+            }
+            FieldKind::DateTime { nullable } => {
+                json!({"type": "string", "format": "date-time", "nullable": nullable})
+            }
+            FieldKind::Bool => json!({"type": "boolean"}),
+        };
+        crate::openapi::FieldDoc {
+            name: self.name,
+            schema,
+            read_only: !self.writable(),
+            required: self.required,
+        }
+    }
+
     /// The JSON value of column `i` of a row.
     pub fn render(&self, row: &Row, i: usize) -> Result<Value, StoreError> {
         Ok(match self.kind {

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use super::query::{Loaded, ObjectRef};
 use super::Resource;
 use crate::error::{json_response, ApiError};
+use crate::openapi::{ResourceDoc, ResourceRoute};
 use crate::pagination::LimitOffset;
 use crate::permissions::check_object_permissions;
 use crate::request::ApiRequest;
@@ -87,7 +88,7 @@ impl<S: ApiState> ResourceRouter<S> {
                 let names = names.clone();
                 async move { api_root(prefix, &names, &req) }
             });
-        let mut routes = Routes::new().route(&format!("{prefix}/"), root.into_route());
+        let mut routes = Routes::new().route(&format!("{prefix}/"), root);
         let targets: Vec<_> = self
             .resources
             .iter()
@@ -140,7 +141,14 @@ fn resource_routes<S: ApiState>(
     let base = format!("{prefix}/{}/", resource.basename);
     let meta = fields_metadata(&resource);
     let r = resource.clone();
+    let doc = |kind| ResourceDoc {
+        component: resource.model.object_name().to_owned(),
+        fields: resource.fields.iter().map(|f| f.openapi()).collect(),
+        kind,
+    };
+    let filters = resource.filters.iter().map(|f| f.param).collect();
     let list = View::new(format!("{} List", resource.model.object_name()))
+        .resource_doc(doc(ResourceRoute::List(filters)))
         .model(resource.model.clone())
         .permission(resource.permission.clone())
         .action_metadata(Method::POST, meta.clone())
@@ -153,6 +161,7 @@ fn resource_routes<S: ApiState>(
             move |s: S, req| create(r.clone(), s, req)
         });
     let detail = View::new(format!("{} Instance", resource.model.object_name()))
+        .resource_doc(doc(ResourceRoute::Detail))
         .model(resource.model.clone())
         .permission(resource.permission.clone())
         .action_metadata(Method::PUT, meta.clone())
@@ -180,12 +189,13 @@ fn resource_routes<S: ApiState>(
             }
         });
     let mut routes = Routes::new()
-        .route(&base, list.into_route())
-        .route(&format!("{base}{{pk}}/"), detail.into_route());
+        .route(&base, list)
+        .route(&format!("{base}{{pk}}/"), detail);
     for action in actions {
         let handler = action.handler.clone();
         let r = r.clone();
         let view = View::new(action.name)
+            .resource_doc(doc(ResourceRoute::Action))
             .model(resource.model.clone())
             .permission(resource.permission.clone())
             .action_metadata(action.method.clone(), meta.clone())
@@ -203,7 +213,7 @@ fn resource_routes<S: ApiState>(
                     handler(s, req, object).await
                 }
             });
-        routes = routes.route(&format!("{base}{{pk}}/{}/", action.path), view.into_route());
+        routes = routes.route(&format!("{base}{{pk}}/{}/", action.path), view);
     }
     routes
 }

@@ -34,13 +34,11 @@ pub fn routes() -> Routes<AppState> {
                 }),
             )
             .post(token_login)
-            .into_route()
     };
     let token_logout = || {
         View::new("Token Destroy")
             .description("Use this endpoint to logout user (remove user authentication token).")
             .post(token_logout)
-            .into_route()
     };
     // djoser's authtoken URLs accept the path with and without the trailing slash.
     Routes::new()
@@ -54,8 +52,7 @@ pub fn routes() -> Routes<AppState> {
             View::new("User List")
                 .action_metadata(Method::POST, user_metadata())
                 .get(list_users)
-                .on_with(Method::POST, AllowAny, create_user)
-                .into_route(),
+                .on_with(Method::POST, AllowAny, create_user),
         )
         .route(
             "/api/auth/users/me/",
@@ -66,8 +63,7 @@ pub fn routes() -> Routes<AppState> {
                 .get(users::me)
                 .on(Method::PUT, users::me_update)
                 .on(Method::PATCH, users::me_update)
-                .on(Method::DELETE, users::me_destroy)
-                .into_route(),
+                .on(Method::DELETE, users::me_destroy),
         )
         .route("/api/auth/users/{id}/", users::detail_route())
         .route(
@@ -108,7 +104,9 @@ pub fn routes() -> Routes<AppState> {
         )
         .route(
             "/api/auth/users/resend_activation/",
-            action("Resend activation", true, links::resend_activation),
+            // djoser answers a bare 400 while activation emails are off.
+            action("Resend activation", true, links::resend_activation)
+                .bodiless(StatusCode::BAD_REQUEST),
         )
 }
 
@@ -116,22 +114,21 @@ pub fn routes() -> Routes<AppState> {
 /// even where POST is open to all, because DRF checks the viewset's default permission
 /// (`CurrentUserOrAdmin`) for them; and its metadata shows `UserSerializer`'s fields, as
 /// djoser's `get_serializer_class` falls back to it for `metadata`.
-fn action<F, Fut>(name: &str, open: bool, handler: F) -> axum::routing::MethodRouter<AppState>
+fn action<F, Fut>(name: &str, open: bool, handler: F) -> View<AppState>
 where
     F: Fn(AppState, ApiRequest) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<Response, ApiError>> + Send + 'static,
 {
     let view = View::new(name).action_metadata(Method::POST, user_metadata());
-    let view = if open {
+    if open {
         view.on_with(Method::POST, AllowAny, handler)
     } else {
         view.post(handler)
-    };
-    view.into_route()
+    }
 }
 
 /// DRF's `DefaultRouter` root for djoser's router: `{"users": ".../api/auth/users/"}`.
-fn api_root() -> axum::routing::MethodRouter<AppState> {
+fn api_root() -> View<AppState> {
     View::new("Api Root")
         .description("The default basic root view for DefaultRouter")
         .get(|_: AppState, req: ApiRequest| async move {
@@ -141,7 +138,6 @@ fn api_root() -> axum::routing::MethodRouter<AppState> {
             };
             Ok(json(StatusCode::OK, &json!({ "users": link })))
         })
-        .into_route()
 }
 
 /// OPTIONS field metadata of djoser's `UserSerializer`.

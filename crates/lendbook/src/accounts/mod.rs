@@ -12,6 +12,8 @@ mod validation;
 
 use axum_drf::routing::Routes;
 
+pub use session_cookies::{clear_session_cookie, set_session_cookies};
+
 use axum_drf::auth::{AuthEvent, AuthEventKind, ClientInfo, TokenMode, User};
 use axum_drf::ApiRequest;
 

@@ -41,17 +41,17 @@ pub fn routes() -> Routes<AppState> {
                     }),
                 )
                 .post(login)
-                .into_route(),
+                ,
         )
-        .route("/api/logout/", View::new("Logout").post(logout).into_route())
+        .route("/api/logout/", View::new("Logout").post(logout))
         .route(
             "/api/public/",
             View::new("Public")
                 .permission(AllowAny)
                 .get(public)
-                .into_route(),
+                ,
         )
-        .route("/api/private/", View::new("Private").get(private).into_route())
+        .route("/api/private/", View::new("Private").get(private))
 }
 
 /// `POST /api/login/`: checks the credentials, opens a session (cookies) and returns the

@@ -16,6 +16,7 @@ use axum_drf::auth::validators::{validate_password, UserAttributes};
 use axum_drf::auth::{AuthEvent, AuthEventKind, ClientInfo, User};
 use axum_drf::error::PERMISSION_DENIED;
 use axum_drf::fields::{CharField, Errors};
+use axum_drf::openapi::ViewDoc;
 use axum_drf::store::{Statement, StoreError};
 use axum_drf::View;
 use axum_drf::{json, ApiError, ApiRequest};
@@ -66,7 +67,7 @@ fn may_manage(me: &User, target: &User) -> bool {
 /// The `users/{id}/` route. DRF shows the PUT form in OPTIONS only to who may edit that
 /// user (its metadata runs `get_object`), so OPTIONS picks between two otherwise identical
 /// views after a look at the target; other methods go straight to the plain one.
-pub fn detail_route() -> MethodRouter<AppState> {
+pub fn detail_route() -> (MethodRouter<AppState>, ViewDoc) {
     let view = |editable: bool| {
         let view = View::new("User Instance");
         let view = if editable {
@@ -78,10 +79,10 @@ pub fn detail_route() -> MethodRouter<AppState> {
             .on(Method::PUT, update)
             .on(Method::PATCH, update)
             .on(Method::DELETE, destroy)
-            .into_route()
     };
-    let (editable, plain) = (view(true), view(false));
-    axum::routing::any(
+    let doc = view(true).doc();
+    let (editable, plain) = (view(true).into_route(), view(false).into_route());
+    let router = axum::routing::any(
         move |State(state): State<AppState>, params: RawPathParams, req: Request| {
             let chosen = plain.clone();
             let editable = editable.clone();
@@ -104,7 +105,8 @@ pub fn detail_route() -> MethodRouter<AppState> {
                 }
             }
         },
-    )
+    );
+    (router, doc)
 }
 
 async fn may_edit(state: &AppState, headers: &HeaderMap, id: &str) -> bool {
