@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! body (bounded) -> content negotiation (406) -> authenticate (401/403)
-//!   -> view permission (401/403) -> method (405, HEAD = GET, OPTIONS = metadata) -> handler
+//!   -> view permission (401/403) -> throttles (429)
+//!   -> method (405, HEAD = GET, OPTIONS = metadata) -> handler
 //! ```
 //! Every response carries DRF's `Allow` and `Vary: Accept` headers. A view is secure by
 //! default: without a policy of its own it uses the state's
@@ -50,6 +51,7 @@ use crate::permissions::{
 };
 use crate::request::ApiRequest;
 use crate::routing::FormatSuffix;
+use crate::throttling::{CredentialThrottle, Throttling};
 
 /// What the framework needs from the application state.
 pub trait ApiState: Clone + Send + Sync + 'static {
@@ -67,6 +69,10 @@ pub trait ApiState: Clone + Send + Sync + 'static {
     /// Reverse proxies whose `X-Forwarded-For` names the client (none by default).
     fn trusted_proxies(&self) -> &TrustedProxies {
         &NO_PROXIES
+    }
+    /// Throttle classes, scope rates and counters ([`Throttling`]); `None`: no throttling.
+    fn throttling(&self) -> Option<&Throttling> {
+        None
     }
 }
 
@@ -100,6 +106,8 @@ pub struct View<S> {
     parses: &'static [&'static str],
     actions: Vec<(Method, Value)>,
     object_probe: Option<ObjectProbe<S>>,
+    throttle_scope: Option<String>,
+    credential: Option<CredentialThrottle>,
 }
 
 type ObjectProbe<S> =
@@ -130,7 +138,23 @@ impl<S: ApiState> View<S> {
             parses: DEFAULT_PARSES,
             actions: Vec::new(),
             object_probe: None,
+            throttle_scope: None,
+            credential: None,
         }
+    }
+
+    /// DRF's `throttle_scope`: the view is throttled at the state's rate for `scope`, per
+    /// user or client address (`ScopedRateThrottle`); without a rate for it, it is not.
+    pub fn throttle_scope(mut self, scope: impl Into<String>) -> Self {
+        self.throttle_scope = Some(scope.into());
+        self
+    }
+
+    /// Limits a credential endpoint per client and per target account
+    /// ([`CredentialThrottle`]), on its unsafe methods (the attempts, not GET or OPTIONS).
+    pub fn credential_throttle(mut self, throttle: CredentialThrottle) -> Self {
+        self.credential = Some(throttle);
+        self
     }
 
     /// Sets the view's permission policy.
@@ -356,9 +380,6 @@ impl<S: ApiState> View<S> {
         )
         .await?;
 
-        if parts.method != Method::OPTIONS && route.is_none() {
-            return Err(ApiError::MethodNotAllowed(parts.method));
-        }
         let secure = auth.is_secure(&parts.headers);
         let client_ip = client_ip(
             &parts.headers,
@@ -377,12 +398,36 @@ impl<S: ApiState> View<S> {
             secure,
             client_ip,
         };
-        match route {
+        // DRF's `initial()`: throttles after permissions, before the method is looked at.
+        let pending = match state.throttling() {
+            Some(t) => {
+                // Credential limits guard the attempts (POST ...), not reads or metadata.
+                let credential = self
+                    .credential
+                    .as_ref()
+                    .filter(|_| !request.method.is_safe());
+                t.check(&request, self.throttle_scope.as_deref(), credential)
+                    .await?
+            }
+            None => None,
+        };
+        if request.method != Method::OPTIONS && route.is_none() {
+            return Err(ApiError::MethodNotAllowed(request.method));
+        }
+        let result = match route {
             Some(route) if request.method != Method::OPTIONS => {
                 (route.handler)(state, request).await
             }
             _ => self.metadata(&state, request).await,
+        };
+        if let Some(pending) = pending {
+            let status = match &result {
+                Ok(response) => response.status(),
+                Err(e) => e.status(),
+            };
+            pending.settle(status).await;
         }
+        result
     }
 
     /// The policy for `method`: the route's own, else the view's, else the state's default,

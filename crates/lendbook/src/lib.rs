@@ -7,3 +7,4 @@ pub mod config;
 pub mod lending;
 pub mod migrations;
 pub mod permissions;
+pub mod throttling;

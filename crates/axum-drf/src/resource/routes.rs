@@ -142,6 +142,7 @@ fn resource_routes<S: ApiState>(
     let list = View::new(format!("{} List", resource.model.object_name()))
         .model(resource.model.clone())
         .permission(resource.permission.clone())
+        .throttle_scope(resource.basename)
         .action_metadata(Method::POST, meta.clone())
         .get({
             let r = r.clone();
@@ -154,6 +155,7 @@ fn resource_routes<S: ApiState>(
     let detail = View::new(format!("{} Instance", resource.model.object_name()))
         .model(resource.model.clone())
         .permission(resource.permission.clone())
+        .throttle_scope(resource.basename)
         .action_metadata(Method::PUT, meta.clone())
         .get({
             let r = r.clone();
@@ -187,6 +189,7 @@ fn resource_routes<S: ApiState>(
         let view = View::new(action.name)
             .model(resource.model.clone())
             .permission(resource.permission.clone())
+            .throttle_scope(resource.basename)
             .action_metadata(action.method.clone(), meta.clone())
             .on(action.method.clone(), move |s: S, req: ApiRequest| {
                 let handler = handler.clone();
