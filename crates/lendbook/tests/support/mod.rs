@@ -276,3 +276,17 @@ impl Api {
         json["id"].as_i64().expect("id")
     }
 }
+
+/// An HTTP client whose connections come from `ip` (loopback has 127.0.0.0/8: tests play
+/// many clients by binding to 127.0.0.2 and up).
+pub fn client_from(ip: std::net::IpAddr) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip)
+        .build()
+        .expect("client")
+}
+
+/// The loopback address `127.0.0.<n>`.
+pub fn loopback(n: u8) -> std::net::IpAddr {
+    std::net::IpAddr::from([127, 0, 0, n])
+}
