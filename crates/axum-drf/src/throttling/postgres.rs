@@ -86,17 +86,12 @@ impl CounterStore for PgCounters {
                     }
                 });
             }
-            let mode = match record {
-                Record::No => 0,
-                Record::IfAllowed => 1,
-                Record::Always => 2,
-            };
             let params = vec![
                 Value::Text(key.to_owned()),
                 Value::Int(now),
                 Value::Int(rate.period_micros()),
                 Value::Int(i64::from(rate.requests)),
-                Value::Int(mode),
+                Value::Int(record.code()),
             ];
             let rows = self.db.query(STEP, params).await.map_err(err)?;
             let row = rows.first().ok_or_else(|| CounterError {

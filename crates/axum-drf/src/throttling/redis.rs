@@ -85,11 +85,6 @@ impl RedisCounters {
         now: i64,
         record: Record,
     ) -> redis::RedisResult<Window> {
-        let mode = match record {
-            Record::No => 0,
-            Record::IfAllowed => 1,
-            Record::Always => 2,
-        };
         let mut conn = self.manager.clone();
         let (count, oldest): (u32, String) = self
             .script
@@ -97,7 +92,7 @@ impl RedisCounters {
             .arg(now.to_string())
             .arg(rate.period_micros())
             .arg(rate.requests)
-            .arg(mode)
+            .arg(record.code())
             .invoke_async(&mut conn)
             .await?;
         Ok(Window {

@@ -30,6 +30,17 @@ pub enum Record {
     Always,
 }
 
+impl Record {
+    /// The mode number the Redis script and the PostgreSQL function take.
+    pub fn code(self) -> i64 {
+        match self {
+            Record::No => 0,
+            Record::IfAllowed => 1,
+            Record::Always => 2,
+        }
+    }
+}
+
 /// The state of one history after dropping entries older than the period, before the
 /// current request was (maybe) recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
