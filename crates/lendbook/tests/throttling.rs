@@ -130,10 +130,16 @@ struct Endpoint {
     allowed: StatusCode,
 }
 
-async fn endpoint_app(ep: &Endpoint, rates: &[(&str, &str)]) -> (TestApp, Option<String>) {
-    let mail = tempfile::tempdir().unwrap().keep();
+/// The server (with the mail directory it writes to, removed when dropped) and the token
+/// to send, if the endpoint needs one.
+async fn endpoint_app(
+    ep: &Endpoint,
+    rates: &[(&str, &str)],
+) -> (TestApp, tempfile::TempDir, Option<String>) {
+    let mail = tempfile::tempdir().unwrap();
+    let dir = mail.path().to_owned();
     let app = TestApp::spawn_with(|config| {
-        config.email.file_dir = Some(mail);
+        config.email.file_dir = Some(dir);
         config.accounts.send_activation_email = true;
         set_rates(config, rates);
     })
@@ -153,14 +159,14 @@ async fn endpoint_app(ep: &Endpoint, rates: &[(&str, &str)]) -> (TestApp, Option
         })
         .await
         .unwrap();
-    (app, ep.authenticated.then_some(token))
+    (app, mail, ep.authenticated.then_some(token))
 }
 
 /// Per client: `<scope> = 2/min` lets two requests through, the third gets DRF's 429,
 /// and another address is not affected.
 async fn limited_per_client(ep: Endpoint) {
     let account = format!("{}_account", ep.scope);
-    let (app, token) = endpoint_app(&ep, &[(ep.scope, "2/min"), (&account, "off")]).await;
+    let (app, _mail, token) = endpoint_app(&ep, &[(ep.scope, "2/min"), (&account, "off")]).await;
     let me = loopback(2);
     for n in 0..2 {
         let a = post(&app, me, ep.path, token.as_deref(), (ep.body)(n)).await;
@@ -180,7 +186,7 @@ async fn limited_per_client(ep: Endpoint) {
 /// has not still gets through — so attackers cannot lock the real user out.
 async fn limited_per_account(ep: Endpoint) {
     let account = format!("{}_account", ep.scope);
-    let (app, token) = endpoint_app(&ep, &[(ep.scope, "off"), (&account, "1/hour")]).await;
+    let (app, _mail, token) = endpoint_app(&ep, &[(ep.scope, "off"), (&account, "1/hour")]).await;
     let token = token.as_deref();
     let a = post(&app, loopback(2), ep.path, token, (ep.body)(0)).await;
     assert_eq!(a.status, ep.allowed, "{}: {}", ep.path, a.body);
