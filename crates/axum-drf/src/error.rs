@@ -56,6 +56,13 @@ pub enum ApiError {
     /// 400 with a field-error object such as `{"name": ["This field is required."]}`.
     #[error("validation failed: {0}")]
     Validation(Value),
+    /// 429 (DRF's `Throttled`): `Request was throttled.`, then `Expected available in N
+    /// seconds.` and `Retry-After: N` when a wait is known (N is DRF's `math.ceil`).
+    #[error("{}", throttled_detail(*wait))]
+    Throttled {
+        /// Seconds until a request would be allowed, rounded up.
+        wait: Option<u64>,
+    },
     /// 500; the cause is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -96,8 +103,25 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::BadRequest(_) | ApiError::Validation(_) => StatusCode::BAD_REQUEST,
+            ApiError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
+    }
+}
+
+/// DRF's `Throttled` text, with its `ngettext` singular for one second.
+///
+/// ```
+/// use axum_drf::error::throttled_detail;
+/// assert_eq!(throttled_detail(Some(1)), "Request was throttled. Expected available in 1 second.");
+/// assert_eq!(throttled_detail(Some(60)), "Request was throttled. Expected available in 60 seconds.");
+/// assert_eq!(throttled_detail(None), "Request was throttled.");
+/// ```
+pub fn throttled_detail(wait: Option<u64>) -> String {
+    match wait {
+        None => "Request was throttled.".to_owned(),
+        Some(1) => "Request was throttled. Expected available in 1 second.".to_owned(),
+        Some(n) => format!("Request was throttled. Expected available in {n} seconds."),
     }
 }
 
@@ -146,6 +170,14 @@ impl IntoResponse for ApiError {
             other => json!({ "detail": other.to_string() }),
         };
         let mut response = json_response(status, &body);
+        // DRF sends Retry-After only for a truthy wait (not for 0).
+        if let ApiError::Throttled { wait: Some(n) } = self {
+            if n > 0 {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(n));
+            }
+        }
         if let ApiError::Unauthenticated {
             challenge: Some(c), ..
         } = self

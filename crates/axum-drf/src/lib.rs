@@ -64,6 +64,7 @@ pub mod request;
 pub mod resource;
 pub mod routing;
 pub mod store;
+pub mod throttling;
 pub mod view;
 
 pub use error::{json_response as json, ApiError};

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! body (bounded) -> content negotiation (406) -> authenticate (401/403)
-//!   -> view permission (401/403) -> method (405, HEAD = GET, OPTIONS = metadata) -> handler
+//!   -> view permission (401/403) -> throttles (429)
+//!   -> method (405, HEAD = GET, OPTIONS = metadata) -> handler
 //!   -> renderer: the answer as is (JSON), or as the browsable API page when negotiation
 //!      chose `text/html` and the state enables it (errors too, with their status)
 //! ```
@@ -54,6 +55,7 @@ use crate::permissions::{
 };
 use crate::request::ApiRequest;
 use crate::routing::FormatSuffix;
+use crate::throttling::{CredentialThrottle, Throttling};
 
 /// What the framework needs from the application state.
 pub trait ApiState: Clone + Send + Sync + 'static {
@@ -75,6 +77,11 @@ pub trait ApiState: Clone + Send + Sync + 'static {
     /// The browsable API's settings; `None` (the default) answers JSON where DRF would
     /// render the HTML page.
     fn browsable(&self) -> Option<&Browsable> {
+        None
+    }
+
+    /// Throttle classes, scope rates and counters ([`Throttling`]); `None`: no throttling.
+    fn throttling(&self) -> Option<&Throttling> {
         None
     }
 }
@@ -112,6 +119,8 @@ pub struct View<S> {
     resource_doc: Option<ResourceDoc>,
     renders_itself: bool,
     bodiless: Vec<u16>,
+    throttle_scope: Option<String>,
+    credential: Option<CredentialThrottle>,
 }
 
 type ObjectProbe<S> =
@@ -145,7 +154,23 @@ impl<S: ApiState> View<S> {
             resource_doc: None,
             renders_itself: false,
             bodiless: Vec::new(),
+            throttle_scope: None,
+            credential: None,
         }
+    }
+
+    /// DRF's `throttle_scope`: the view is throttled at the state's rate for `scope`, per
+    /// user or client address (`ScopedRateThrottle`); without a rate for it, it is not.
+    pub fn throttle_scope(mut self, scope: impl Into<String>) -> Self {
+        self.throttle_scope = Some(scope.into());
+        self
+    }
+
+    /// Limits a credential endpoint per client and per target account
+    /// ([`CredentialThrottle`]), on its unsafe methods (the attempts, not GET or OPTIONS).
+    pub fn credential_throttle(mut self, throttle: CredentialThrottle) -> Self {
+        self.credential = Some(throttle);
+        self
     }
 
     /// Sets the view's permission policy.
@@ -450,9 +475,6 @@ impl<S: ApiState> View<S> {
         )
         .await?;
 
-        if parts.method != Method::OPTIONS && route.is_none() {
-            return Err(ApiError::MethodNotAllowed(parts.method));
-        }
         let secure = auth.is_secure(&parts.headers);
         let client_ip = client_ip(
             &parts.headers,
@@ -479,12 +501,36 @@ impl<S: ApiState> View<S> {
         if let Some((page, _)) = page.as_mut() {
             page.permitted = self.permitted_methods(&state, &request).await;
         }
-        match route {
+        // DRF's `initial()`: throttles after permissions, before the method is looked at.
+        let pending = match state.throttling() {
+            Some(t) => {
+                // Credential limits guard the attempts (POST ...), not reads or metadata.
+                let credential = self
+                    .credential
+                    .as_ref()
+                    .filter(|_| !request.method.is_safe());
+                t.check(&request, self.throttle_scope.as_deref(), credential)
+                    .await?
+            }
+            None => None,
+        };
+        if request.method != Method::OPTIONS && route.is_none() {
+            return Err(ApiError::MethodNotAllowed(request.method));
+        }
+        let result = match route {
             Some(route) if request.method != Method::OPTIONS => {
                 (route.handler)(state, request).await
             }
             _ => self.metadata(&state, request).await,
+        };
+        if let Some(pending) = pending {
+            let status = match &result {
+                Ok(response) => response.status(),
+                Err(e) => e.status(),
+            };
+            pending.settle(status).await;
         }
+        result
     }
 
     /// The policy for `method`: the route's own, else the view's, else the state's default,

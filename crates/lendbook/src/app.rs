@@ -12,6 +12,7 @@ use axum_drf::browsable::Browsable;
 use axum_drf::client::TrustedProxies;
 use axum_drf::edge::Edge;
 use axum_drf::store::{Database, Migration, StoreError};
+use axum_drf::throttling::{CounterError, Throttling};
 use axum_drf::ApiState;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<TrustedProxies>,
     /// The browsable API's settings (`[docs] browsable_api`).
     pub browsable: Option<Arc<Browsable>>,
+    /// `[throttle]`: rates and counters.
+    pub throttling: Arc<Throttling>,
 }
 
 impl ApiState for AppState {
@@ -53,6 +56,9 @@ impl ApiState for AppState {
     fn browsable(&self) -> Option<&Browsable> {
         self.browsable.as_deref()
     }
+    fn throttling(&self) -> Option<&Throttling> {
+        Some(&self.throttling)
+    }
 }
 
 /// A start-up failure.
@@ -67,6 +73,9 @@ pub enum StartError {
     /// A permission policy in the configuration is invalid.
     #[error("configuration: {0}")]
     Policy(#[from] PolicyConfigError),
+    /// The throttle counter store cannot be used (a malformed `redis_url`).
+    #[error("configuration: {0}")]
+    Throttle(#[from] CounterError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -80,6 +89,7 @@ pub enum StartError {
 /// Every migration, framework first.
 pub fn all_migrations() -> Vec<Migration> {
     let mut all = axum_drf::auth::schema::MIGRATIONS.to_vec();
+    all.push(axum_drf::throttling::postgres::MIGRATION);
     all.extend_from_slice(migrations::MIGRATIONS);
     all
 }
@@ -131,6 +141,7 @@ pub fn build_state(config: Config, db: Database) -> Result<AppState, StartError>
     // Checked when the configuration was loaded.
     let trusted_proxies = TrustedProxies::new(&config.server.trusted_proxies)
         .map_err(|e| StartError::Config(ConfigError::Proxy(e)))?;
+    let throttling = crate::throttling::build(&config.throttle, &db)?;
     let auth = AuthService::new(db.clone(), auth_config);
     let browsable = config
         .docs
@@ -138,6 +149,7 @@ pub fn build_state(config: Config, db: Database) -> Result<AppState, StartError>
         .then(|| Arc::new(crate::browser::browsable(&config)));
     Ok(AppState {
         browsable,
+        throttling: Arc::new(throttling),
         auth,
         db,
         trusted_proxies: Arc::new(trusted_proxies),

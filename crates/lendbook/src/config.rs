@@ -45,6 +45,8 @@ pub struct Config {
     pub resources: BTreeMap<String, ResourceSettings>,
     /// `[docs]`: the browsable API, the OpenAPI schema and its docs page.
     pub docs: DocsSettings,
+    /// `[throttle]`: DRF's throttle rates and where their counters live.
+    pub throttle: ThrottleSettings,
 }
 
 /// `[docs]` section.
@@ -68,6 +70,63 @@ impl Default for DocsSettings {
             browsable_api: true,
         }
     }
+}
+
+/// `[throttle]` section: DRF's `DEFAULT_THROTTLE_RATES` and the counter store.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ThrottleSettings {
+    /// DRF's `AnonRateThrottle` on every view, e.g. `"1000/hour"`; unset (default): off.
+    #[serde(deserialize_with = "optional_rate")]
+    pub anon: Option<String>,
+    /// DRF's `UserRateThrottle` on every view; unset (default): off.
+    #[serde(deserialize_with = "optional_rate")]
+    pub user: Option<String>,
+    /// Rates per scope: a resource's name (`friends`, ...), a view's scope, or a credential
+    /// endpoint's `<scope>` (per client) and `<scope>_account` (per account). `"off"` turns
+    /// a default off. Merged over the defaults in `crate::throttling::DEFAULT_SCOPES`.
+    #[serde(deserialize_with = "scope_rates")]
+    pub scopes: BTreeMap<String, String>,
+    /// `redis://host:port/db`: counters shared by every instance through Redis. Unset: in
+    /// the PostgreSQL database when that is the database, else in memory.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key (several deployments can share one Redis).
+    pub redis_prefix: String,
+}
+
+impl Default for ThrottleSettings {
+    fn default() -> Self {
+        ThrottleSettings {
+            anon: None,
+            user: None,
+            scopes: crate::throttling::DEFAULT_SCOPES
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            redis_url: None,
+            redis_prefix: "lendbook:".into(),
+        }
+    }
+}
+
+fn optional_rate<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let rate = Option::<String>::deserialize(d)?.filter(|r| !r.trim().is_empty());
+    if let Some(r) = &rate {
+        r.parse::<axum_drf::throttling::Rate>()
+            .map_err(serde::de::Error::custom)?;
+    }
+    Ok(rate)
+}
+
+fn scope_rates<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    let rates = BTreeMap::<String, String>::deserialize(d)?;
+    for rate in rates.values().filter(|r| *r != "off") {
+        rate.parse::<axum_drf::throttling::Rate>()
+            .map_err(serde::de::Error::custom)?;
+    }
+    Ok(rates)
 }
 
 /// `[permissions]` section.
@@ -212,6 +271,7 @@ impl Default for Config {
             permissions: PermissionSettings::default(),
             resources: BTreeMap::new(),
             docs: DocsSettings::default(),
+            throttle: ThrottleSettings::default(),
         }
     }
 }

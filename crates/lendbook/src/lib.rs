@@ -10,3 +10,4 @@ pub mod import_django;
 pub mod lending;
 pub mod migrations;
 pub mod permissions;
+pub mod throttling;

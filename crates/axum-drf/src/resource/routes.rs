@@ -151,6 +151,7 @@ fn resource_routes<S: ApiState>(
         .resource_doc(doc(ResourceRoute::List(filters)))
         .model(resource.model.clone())
         .permission(resource.permission.clone())
+        .throttle_scope(resource.basename)
         .action_metadata(Method::POST, meta.clone())
         .get({
             let r = r.clone();
@@ -164,6 +165,7 @@ fn resource_routes<S: ApiState>(
         .resource_doc(doc(ResourceRoute::Detail))
         .model(resource.model.clone())
         .permission(resource.permission.clone())
+        .throttle_scope(resource.basename)
         .action_metadata(Method::PUT, meta.clone())
         .get({
             let r = r.clone();
@@ -198,6 +200,7 @@ fn resource_routes<S: ApiState>(
             .resource_doc(doc(ResourceRoute::Action))
             .model(resource.model.clone())
             .permission(resource.permission.clone())
+            .throttle_scope(resource.basename)
             .action_metadata(action.method.clone(), meta.clone())
             .on(action.method.clone(), move |s: S, req: ApiRequest| {
                 let handler = handler.clone();

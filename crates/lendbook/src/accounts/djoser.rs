@@ -12,13 +12,14 @@ use axum_drf::pagination::LimitOffset;
 use axum_drf::permissions::AllowAny;
 use axum_drf::routing::Routes;
 use axum_drf::store::{StoreError, Value as Sql};
+use axum_drf::throttling::CredentialThrottle;
 use axum_drf::{json, ApiError, ApiRequest, View};
 use serde_json::{json, Value};
 
 use super::emails::{self, Kind};
 use super::seed::BAD_CREDENTIALS;
 use super::validation::{self, USERNAME_TAKEN};
-use super::{links, users};
+use super::{links, throttles, users};
 use crate::app::AppState;
 
 pub fn routes() -> Routes<AppState> {
@@ -33,6 +34,7 @@ pub fn routes() -> Routes<AppState> {
                     "username": {"type": "string", "required": false, "read_only": false, "label": "Username"}
                 }),
             )
+            .credential_throttle(throttles::login())
             .post(token_login)
     };
     let token_logout = || {
@@ -52,7 +54,8 @@ pub fn routes() -> Routes<AppState> {
             View::new("User List")
                 .action_metadata(Method::POST, user_metadata())
                 .get(list_users)
-                .on_with(Method::POST, AllowAny, create_user),
+                .on_with(Method::POST, AllowAny, create_user)
+                .credential_throttle(throttles::register()),
         )
         .route(
             "/api/auth/users/me/",
@@ -68,45 +71,77 @@ pub fn routes() -> Routes<AppState> {
         .route("/api/auth/users/{id}/", users::detail_route())
         .route(
             "/api/auth/users/set_password/",
-            action("Set password", false, users::set_password),
+            action(
+                "Set password",
+                false,
+                throttles::set_password(),
+                users::set_password,
+            ),
         )
         .route(
             "/api/auth/users/set_username/",
-            action("Set username", false, users::set_username),
+            action(
+                "Set username",
+                false,
+                throttles::set_password(),
+                users::set_username,
+            ),
         )
         .route(
             "/api/auth/users/reset_password/",
-            action("Reset password", true, links::reset_password),
+            action(
+                "Reset password",
+                true,
+                throttles::password_reset(),
+                links::reset_password,
+            ),
         )
         .route(
             "/api/auth/users/reset_password_confirm/",
             action(
                 "Reset password confirm",
                 true,
+                throttles::password_reset_confirm(),
                 links::reset_password_confirm,
             ),
         )
         .route(
             "/api/auth/users/reset_username/",
-            action("Reset username", true, links::reset_username),
+            action(
+                "Reset username",
+                true,
+                throttles::password_reset(),
+                links::reset_username,
+            ),
         )
         .route(
             "/api/auth/users/reset_username_confirm/",
             action(
                 "Reset username confirm",
                 true,
+                throttles::password_reset_confirm(),
                 links::reset_username_confirm,
             ),
         )
         .route(
             "/api/auth/users/activation/",
-            action("Activation", true, links::activation),
+            action(
+                "Activation",
+                true,
+                throttles::activation(),
+                links::activation,
+            ),
         )
         .route(
             "/api/auth/users/resend_activation/",
             // djoser answers a bare 400 while activation emails are off.
-            action("Resend activation", true, links::resend_activation)
-                .bodiless(StatusCode::BAD_REQUEST),
+            action(
+                "Resend activation",
+                true,
+                throttles::resend_activation(),
+                links::resend_activation,
+            )
+            .bodiless(StatusCode::BAD_REQUEST),
         )
 }
 
@@ -114,12 +149,19 @@ pub fn routes() -> Routes<AppState> {
 /// even where POST is open to all, because DRF checks the viewset's default permission
 /// (`CurrentUserOrAdmin`) for them; and its metadata shows `UserSerializer`'s fields, as
 /// djoser's `get_serializer_class` falls back to it for `metadata`.
-fn action<F, Fut>(name: &str, open: bool, handler: F) -> View<AppState>
+fn action<F, Fut>(
+    name: &str,
+    open: bool,
+    throttle: CredentialThrottle,
+    handler: F,
+) -> View<AppState>
 where
     F: Fn(AppState, ApiRequest) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<Response, ApiError>> + Send + 'static,
 {
-    let view = View::new(name).action_metadata(Method::POST, user_metadata());
+    let view = View::new(name)
+        .action_metadata(Method::POST, user_metadata())
+        .credential_throttle(throttle);
     if open {
         view.on_with(Method::POST, AllowAny, handler)
     } else {

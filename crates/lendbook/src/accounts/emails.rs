@@ -160,21 +160,18 @@ pub fn spawn_send(state: &AppState, kind: Kind, user: User) {
     tokio::spawn(async move { send(&state, kind, &user).await });
 }
 
-/// Sends `kind` to every user `find` returns, in the background, so that the time to
-/// answer is the same whether or not anybody matched.
+/// Sends `kind` to the user `find` returns, if any, in the background, so that the time to
+/// answer is the same whether or not anybody matched. One request, at most one mail.
 pub fn spawn_send_to<F, Fut>(state: &AppState, kind: Kind, find: F)
 where
     F: FnOnce(AppState) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = Result<Vec<User>, StoreError>> + Send,
+    Fut: std::future::Future<Output = Result<Option<User>, StoreError>> + Send,
 {
     let state = state.clone();
     tokio::spawn(async move {
         match find(state.clone()).await {
-            Ok(users) => {
-                for user in users {
-                    send(&state, kind, &user).await;
-                }
-            }
+            Ok(Some(user)) => send(&state, kind, &user).await,
+            Ok(None) => {}
             Err(e) => tracing::error!(error = %e, ?kind, "cannot look up email recipients"),
         }
     });

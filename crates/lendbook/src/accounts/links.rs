@@ -51,10 +51,7 @@ async fn request_link(state: AppState, req: ApiRequest, kind: Kind) -> Result<Re
     let email = email.ok_or_else(|| ApiError::Internal("validated field missing".into()))?;
     emails::spawn_send_to(&state, kind, move |state| async move {
         let users = state.auth.users().by_email(&email, true).await?;
-        Ok(users
-            .into_iter()
-            .filter(User::has_usable_password)
-            .collect())
+        Ok(recipient(users, &email))
     });
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -72,12 +69,24 @@ pub async fn resend_activation(state: AppState, req: ApiRequest) -> Result<Respo
     let email = email.ok_or_else(|| ApiError::Internal("validated field missing".into()))?;
     emails::spawn_send_to(&state, Kind::Activation, move |state| async move {
         let users = state.auth.users().by_email(&email, false).await?;
-        Ok(users
-            .into_iter()
-            .filter(User::has_usable_password)
-            .collect())
+        Ok(recipient(users, &email))
     });
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The one account a reset or activation mail goes to. djoser finds it with
+/// `User.objects.get(email=...)`: one account, and a 500 when several share the address
+/// (Django does not make emails unique, and ours match case-insensitively). Mailing each
+/// of them made one request send several mails; now only one is mailed — the account
+/// with exactly that address if there is one, else the oldest — with a usable password.
+fn recipient(users: Vec<User>, email: &str) -> Option<User> {
+    let mut users: Vec<User> = users
+        .into_iter()
+        .filter(User::has_usable_password)
+        .collect();
+    // `by_email` lists them by id, so the first exact match is the oldest.
+    let exact = users.iter().position(|u| u.email == email).unwrap_or(0);
+    (!users.is_empty()).then(|| users.swap_remove(exact))
 }
 
 /// A verified link: its user, which use of which link it is, and (activation) the period

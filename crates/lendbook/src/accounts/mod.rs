@@ -6,6 +6,7 @@ mod emails;
 mod links;
 mod seed;
 mod session_cookies;
+mod throttles;
 mod tokens;
 mod users;
 mod validation;

@@ -40,6 +40,7 @@ pub fn routes() -> Routes<AppState> {
                         "token": {"type": "string", "required": false, "read_only": true, "label": "Token"}
                     }),
                 )
+                .credential_throttle(super::throttles::login())
                 .post(login)
                 ,
         )

@@ -317,6 +317,20 @@ impl Api {
     }
 }
 
+/// An HTTP client whose connections come from `ip` (loopback has 127.0.0.0/8: tests play
+/// many clients by binding to 127.0.0.2 and up).
+pub fn client_from(ip: std::net::IpAddr) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip)
+        .build()
+        .expect("client")
+}
+
+/// The loopback address `127.0.0.<n>`.
+pub fn loopback(n: u8) -> std::net::IpAddr {
+    std::net::IpAddr::from([127, 0, 0, n])
+}
+
 /// The real `lendbook serve` binary on a [`TestApp`]'s database, with its log captured
 /// (for tests of what reaches the log, and of a clean SIGTERM shutdown).
 pub struct ServedBinary {

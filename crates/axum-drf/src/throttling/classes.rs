@@ -1,0 +1,216 @@
+//! DRF's throttle classes, one job each: say whose history a request counts against
+//! (`get_cache_key`) and at which rate. The step itself is the store's.
+
+use std::fmt;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use super::Rate;
+use crate::request::ApiRequest;
+
+/// A throttle class: DRF's `SimpleRateThrottle` subclass.
+pub trait Throttle: Send + Sync + 'static {
+    /// The scope named in keys and logs (`anon`, `user`, a view's scope).
+    fn scope(&self) -> &str;
+    /// The rate.
+    fn rate(&self) -> Rate;
+    /// DRF's `get_cache_key`: the history this request counts against, or `None` when the
+    /// class does not apply to it.
+    fn cache_key(&self, request: &ApiRequest) -> Option<String>;
+}
+
+/// DRF's `get_ident`: the client's address ([`ApiRequest::client_ip`]), empty if unknown.
+pub fn ident(request: &ApiRequest) -> String {
+    request
+        .client_ip
+        .map(|ip| ip.to_string())
+        .unwrap_or_default()
+}
+
+// DRF's `cache_format`.
+fn cache_key(scope: &str, ident: impl fmt::Display) -> String {
+    format!("throttle_{scope}_{ident}")
+}
+
+/// The user's id when authenticated, else the client's address (DRF's `UserRateThrottle`
+/// and `ScopedRateThrottle` identity).
+fn user_or_ident(request: &ApiRequest) -> String {
+    match &request.identity.user {
+        Some(user) => user.id.to_string(),
+        None => ident(request),
+    }
+}
+
+/// DRF's `AnonRateThrottle`: anonymous requests, per client address.
+#[derive(Debug, Clone)]
+pub struct AnonRateThrottle {
+    /// The rate (`[throttle] anon`).
+    pub rate: Rate,
+}
+
+impl Throttle for AnonRateThrottle {
+    fn scope(&self) -> &str {
+        "anon"
+    }
+    fn rate(&self) -> Rate {
+        self.rate
+    }
+    fn cache_key(&self, request: &ApiRequest) -> Option<String> {
+        if request.identity.user.is_some() {
+            return None;
+        }
+        Some(cache_key("anon", ident(request)))
+    }
+}
+
+/// DRF's `UserRateThrottle`: per user, anonymous requests per client address.
+#[derive(Debug, Clone)]
+pub struct UserRateThrottle {
+    /// The rate (`[throttle] user`).
+    pub rate: Rate,
+}
+
+impl Throttle for UserRateThrottle {
+    fn scope(&self) -> &str {
+        "user"
+    }
+    fn rate(&self) -> Rate {
+        self.rate
+    }
+    fn cache_key(&self, request: &ApiRequest) -> Option<String> {
+        Some(cache_key("user", user_or_ident(request)))
+    }
+}
+
+/// DRF's `ScopedRateThrottle`: the view's `throttle_scope`, per user or client address.
+#[derive(Debug, Clone)]
+pub struct ScopedRateThrottle {
+    /// The view's scope.
+    pub scope: String,
+    /// The scope's rate.
+    pub rate: Rate,
+}
+
+impl Throttle for ScopedRateThrottle {
+    fn scope(&self) -> &str {
+        &self.scope
+    }
+    fn rate(&self) -> Rate {
+        self.rate
+    }
+    fn cache_key(&self, request: &ApiRequest) -> Option<String> {
+        Some(cache_key(&self.scope, user_or_ident(request)))
+    }
+}
+
+/// Which outcome spends an account's allowance in a [`CredentialThrottle`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spend {
+    /// A refused attempt (4xx): password guesses, bad links. A success never counts.
+    Failures,
+    /// An accepted request (2xx): each may send mail to the account's address.
+    Successes,
+}
+
+type AccountFn = Arc<dyn Fn(&ApiRequest) -> Option<String> + Send + Sync>;
+
+/// A credential endpoint's limits beyond DRF's: per client (a [`ScopedRateThrottle`] on
+/// `scope`) **and** per target account (the rate of scope `<scope>_account`), so that many
+/// addresses guessing at one account are limited too.
+///
+/// The account limit cannot lock the real user out: it counts only what [`Spend`] says
+/// (failures, for guesses), and when it is reached it refuses only clients that have
+/// themselves spent on that account within the period. A client that has not — the real
+/// user on their own device — still gets through; if that attempt spends too, it is
+/// refused next time. Distributed guessing at one account is so held to the account rate
+/// plus one attempt per fresh client address per period.
+///
+/// ```
+/// use axum_drf::throttling::{CredentialThrottle, Spend};
+/// let login = CredentialThrottle::new("login", Spend::Failures, CredentialThrottle::field("username"));
+/// assert_eq!(login.account_scope(), "login_account");
+/// ```
+#[derive(Clone)]
+pub struct CredentialThrottle {
+    scope: String,
+    account_scope: String,
+    spend: Spend,
+    account: AccountFn,
+}
+
+impl fmt::Debug for CredentialThrottle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CredentialThrottle")
+            .field("scope", &self.scope)
+            .field("spend", &self.spend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CredentialThrottle {
+    /// Limits on `scope` (per client) and `<scope>_account` (per account as `account`
+    /// names it, counting `spend`).
+    pub fn new<F>(scope: impl Into<String>, spend: Spend, account: F) -> Self
+    where
+        F: Fn(&ApiRequest) -> Option<String> + Send + Sync + 'static,
+    {
+        let scope = scope.into();
+        CredentialThrottle {
+            account_scope: format!("{scope}_account"),
+            scope,
+            spend,
+            account: Arc::new(account),
+        }
+    }
+
+    /// The account is a body field (`username`, `uid`); emails are compared
+    /// case-insensitively, as accounts are found by them.
+    pub fn field(name: &'static str) -> impl Fn(&ApiRequest) -> Option<String> + Send + Sync {
+        move |request| {
+            let data = request.data().ok()?;
+            let value = match data.get(name)? {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(n) => n.to_string(),
+                _ => return None,
+            };
+            Some(if name == "email" {
+                value.to_lowercase()
+            } else {
+                value
+            })
+        }
+    }
+
+    /// The account is the authenticated user (`set_password`).
+    pub fn user() -> impl Fn(&ApiRequest) -> Option<String> + Send + Sync {
+        |request| request.identity.user.as_ref().map(|u| u.id.to_string())
+    }
+
+    /// The per-client scope.
+    pub fn scope(&self) -> &str {
+        &self.scope
+    }
+
+    /// The per-account scope, `<scope>_account`.
+    pub fn account_scope(&self) -> &str {
+        &self.account_scope
+    }
+
+    /// What spends the account's allowance.
+    pub fn spend(&self) -> Spend {
+        self.spend
+    }
+
+    /// The history keys of this request's account, and of this client on that account;
+    /// `None` when the request names no account. The account is hashed: keys (in Redis, in
+    /// the database) never hold a username or an email address.
+    pub fn account_keys(&self, request: &ApiRequest) -> Option<(String, String)> {
+        let account = (self.account)(request)?;
+        let digest = Sha256::digest(account.as_bytes());
+        let account = hex::encode(&digest[..16]);
+        let key = cache_key(&self.account_scope, &account);
+        let client = format!("{key}_{}", ident(request));
+        Some((key, client))
+    }
+}

@@ -1,0 +1,240 @@
+//! Throttling with Django REST Framework's semantics (`rest_framework/throttling.py`).
+//!
+//! A view's throttles run where DRF runs them — after authentication and permissions —
+//! and a refused request answers 429 `{"detail": "Request was throttled. Expected available
+//! in N seconds."}` with `Retry-After: N` ([`ApiError::Throttled`]). They are:
+//!
+//! - the state's defaults ([`Throttling::anon`], [`Throttling::user`]: DRF's
+//!   `DEFAULT_THROTTLE_CLASSES` with `AnonRateThrottle` and `UserRateThrottle`);
+//! - the view's scope ([`View::throttle_scope`](crate::View::throttle_scope)), when the
+//!   state has a rate for it (DRF's `ScopedRateThrottle`; a scope without a rate is not
+//!   throttled, where DRF would raise `ImproperlyConfigured`);
+//! - a credential endpoint's [`CredentialThrottle`]: per client and per target account.
+//!
+//! Histories live in a [`CounterStore`]: memory by default, Redis or PostgreSQL when
+//! instances must share them.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use axum_drf::throttling::{MemoryCounters, Throttling};
+//! let throttling = Throttling::new(Arc::new(MemoryCounters::new()))
+//!     .anon("100/hour".parse().unwrap())
+//!     .scope("login", "10/min".parse().unwrap());
+//! assert_eq!(throttling.rate("login").unwrap().requests, 10);
+//! ```
+
+mod classes;
+pub mod postgres;
+mod rate;
+pub mod redis;
+mod store;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub use classes::{
+    ident, AnonRateThrottle, CredentialThrottle, ScopedRateThrottle, Spend, Throttle,
+    UserRateThrottle,
+};
+pub use rate::{InvalidRate, Rate};
+pub use store::{BoxFuture, CounterError, CounterStore, MemoryCounters, Record, Window};
+
+use crate::error::ApiError;
+use crate::request::ApiRequest;
+use crate::store::now_micros;
+
+/// The throttling configuration an application state holds: its counter store, default
+/// classes and scope rates (DRF's `DEFAULT_THROTTLE_CLASSES` / `DEFAULT_THROTTLE_RATES`).
+#[derive(Clone)]
+pub struct Throttling {
+    store: Arc<dyn CounterStore>,
+    defaults: Vec<Arc<dyn Throttle>>,
+    rates: HashMap<String, Rate>,
+}
+
+impl std::fmt::Debug for Throttling {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Throttling")
+            .field("store", &self.store.name())
+            .field("rates", &self.rates)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a credential endpoint's request may spend once its handler has answered.
+pub struct Pending {
+    store: Arc<dyn CounterStore>,
+    spend: Spend,
+    rate: Rate,
+    account: String,
+    client: String,
+}
+
+impl Throttling {
+    /// No throttles yet, histories in `store`.
+    pub fn new(store: Arc<dyn CounterStore>) -> Self {
+        Throttling {
+            store,
+            defaults: Vec::new(),
+            rates: HashMap::new(),
+        }
+    }
+
+    /// Adds DRF's `AnonRateThrottle` at `rate` to every view.
+    pub fn anon(mut self, rate: Rate) -> Self {
+        self.defaults.push(Arc::new(AnonRateThrottle { rate }));
+        self
+    }
+
+    /// Adds DRF's `UserRateThrottle` at `rate` to every view.
+    pub fn user(mut self, rate: Rate) -> Self {
+        self.defaults.push(Arc::new(UserRateThrottle { rate }));
+        self
+    }
+
+    /// Sets the rate of a scope (a view's, or a credential endpoint's `<scope>` and
+    /// `<scope>_account`).
+    pub fn scope(mut self, name: impl Into<String>, rate: Rate) -> Self {
+        self.rates.insert(name.into(), rate);
+        self
+    }
+
+    /// The rate of scope `name`, if any.
+    pub fn rate(&self, name: &str) -> Option<Rate> {
+        self.rates.get(name).copied()
+    }
+
+    /// The counter store.
+    pub fn store(&self) -> &Arc<dyn CounterStore> {
+        &self.store
+    }
+
+    /// DRF's `check_throttles` for a view with `scope` and `credential`: every applicable
+    /// throttle steps (the ones that allow record the request, as in DRF, even when
+    /// another refuses), and a refusal is [`ApiError::Throttled`] with the longest wait.
+    /// On success, a credential endpoint gets what to [`settle`](Pending::settle) later.
+    pub async fn check(
+        &self,
+        request: &ApiRequest,
+        scope: Option<&str>,
+        credential: Option<&CredentialThrottle>,
+    ) -> Result<Option<Pending>, ApiError> {
+        let scoped = |name: &str| {
+            self.rate(name).map(|rate| ScopedRateThrottle {
+                scope: name.to_owned(),
+                rate,
+            })
+        };
+        let view_scope = scope.and_then(scoped);
+        let client_scope = credential.and_then(|c| scoped(c.scope()));
+        if self.defaults.is_empty() && view_scope.is_none() && credential.is_none() {
+            return Ok(None);
+        }
+        let now = now_micros();
+        let mut waits: Vec<Option<f64>> = Vec::new();
+        let classes = self.defaults.iter().map(|t| t.as_ref() as &dyn Throttle);
+        let own = view_scope
+            .iter()
+            .chain(&client_scope)
+            .map(|t| t as &dyn Throttle);
+        for throttle in classes.chain(own) {
+            let Some(key) = throttle.cache_key(request) else {
+                continue;
+            };
+            let rate = throttle.rate();
+            let window = self.step(&key, rate, now, Record::IfAllowed).await;
+            if !window.allows(rate) {
+                log_throttled(request, throttle.scope(), "client");
+                waits.push(window.wait(rate, now));
+            }
+        }
+        let mut pending = None;
+        if let Some(credential) = credential {
+            let rate = self.rate(credential.account_scope());
+            if let (Some(rate), Some((account, client))) = (rate, credential.account_keys(request))
+            {
+                let spent = self.step(&account, rate, now, Record::No).await;
+                if !spent.allows(rate) {
+                    // Full: refuse only a client that has spent on this account itself.
+                    let mine = Rate {
+                        requests: 1,
+                        ..rate
+                    };
+                    let own = self.step(&client, mine, now, Record::No).await;
+                    if !own.allows(mine) {
+                        log_throttled(request, credential.account_scope(), "account");
+                        let wait = match (spent.wait(rate, now), own.wait(mine, now)) {
+                            (Some(a), Some(b)) => Some(a.min(b)),
+                            (a, b) => a.or(b),
+                        };
+                        waits.push(wait);
+                    }
+                }
+                pending = Some(Pending {
+                    store: self.store.clone(),
+                    spend: credential.spend(),
+                    rate,
+                    account,
+                    client,
+                });
+            }
+        }
+        if waits.is_empty() {
+            return Ok(pending);
+        }
+        let wait = waits.into_iter().flatten().reduce(f64::max);
+        Err(ApiError::Throttled {
+            wait: wait.map(|w| w.ceil() as u64),
+        })
+    }
+
+    // A store that fails lets the request through (the store logs why): an outage of the
+    // counters must not become an outage of the API.
+    async fn step(&self, key: &str, rate: Rate, now: i64, record: Record) -> Window {
+        match self.store.step(key, rate, now, record).await {
+            Ok(window) => window,
+            Err(e) => {
+                tracing::error!(error = %e, "throttle: counter store failed; request not counted");
+                Window {
+                    count: 0,
+                    oldest: None,
+                }
+            }
+        }
+    }
+}
+
+impl Pending {
+    /// Counts the answer against the account when it is what the endpoint spends:
+    /// a 4xx refusal for [`Spend::Failures`], a 2xx for [`Spend::Successes`].
+    pub async fn settle(self, status: axum::http::StatusCode) {
+        let spends = match self.spend {
+            Spend::Failures => status.is_client_error(),
+            Spend::Successes => status.is_success(),
+        };
+        if !spends {
+            return;
+        }
+        let now = now_micros();
+        let mine = Rate {
+            requests: 1,
+            ..self.rate
+        };
+        for (key, rate) in [(&self.account, self.rate), (&self.client, mine)] {
+            if let Err(e) = self.store.step(key, rate, now, Record::Always).await {
+                tracing::error!(error = %e, "throttle: cannot count a spent attempt");
+            }
+        }
+    }
+}
+
+fn log_throttled(request: &ApiRequest, scope: &str, limit: &'static str) {
+    tracing::warn!(
+        scope,
+        limit,
+        client = %ident(request),
+        user_id = request.identity.user.as_ref().map(|u| u.id),
+        path = request.uri.path(),
+        "request throttled"
+    );
+}
