@@ -52,9 +52,12 @@ pub mod edge;
 pub mod error;
 pub mod fields;
 pub mod mail;
+#[cfg(test)]
+mod oracle;
 pub mod pagination;
 pub mod parsers;
 pub mod permissions;
+pub mod python;
 pub mod request;
 pub mod resource;
 pub mod routing;

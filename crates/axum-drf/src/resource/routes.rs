@@ -14,6 +14,7 @@ use super::Resource;
 use crate::error::{json_response, ApiError};
 use crate::pagination::LimitOffset;
 use crate::permissions::check_object_permissions;
+use crate::python::PyInt;
 use crate::request::ApiRequest;
 use crate::routing::Routes;
 use crate::view::{ApiState, View};
@@ -229,7 +230,7 @@ async fn list<S: ApiState>(r: Arc<Resource>, s: S, req: ApiRequest) -> Result<Re
         .filter(|f| matches!(req.query_param(f.param).as_deref(), Some("true" | "1")))
         .collect();
     let (count, results) = r
-        .list(s.auth().db(), req.identity.user(), &filters, page)
+        .list(s.auth().db(), req.identity.user(), &filters, &page)
         .await?;
     let body = page.page_bytes(&req, count, &results);
     Ok(crate::error::json_bytes_response(StatusCode::OK, body))
@@ -255,16 +256,12 @@ async fn create<S: ApiState>(
 
 /// DRF's `get_object`: the scoped lookup (404), then the object permission check.
 async fn load<S: ApiState>(r: &Resource, s: &S, req: &ApiRequest) -> Result<Loaded, ApiError> {
-    let raw = req.param("pk").unwrap_or_default();
-    let numeric = {
-        let digits = raw.strip_prefix('-').unwrap_or(raw);
-        !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
-    };
-    if !numeric {
-        // Django's int() lookup fails before any query: a plain "Not found.".
+    // Django's integer lookup runs Python's int() on the URL segment: not an integer is a
+    // plain "Not found." before any query, one beyond 64 bits matches no row.
+    let Some(pk) = PyInt::parse(req.param("pk").unwrap_or_default()) else {
         return Err(ApiError::NotFound("Not found.".into()));
-    }
-    let Ok(id) = raw.parse::<i64>() else {
+    };
+    let Some(id) = pk.to_i64() else {
         return Err(r.not_found());
     };
     let object = r
