@@ -357,7 +357,11 @@ impl<S: ApiState> View<S> {
         let secure = auth.is_secure(&parts.headers);
         let request = ApiRequest {
             method: parts.method,
-            uri: parts.uri,
+            // The path as requested, format suffix included (DRF's `request.path`).
+            uri: match parts.extensions.get::<axum::extract::OriginalUri>() {
+                Some(original) if format_suffix.is_some() => original.0.clone(),
+                _ => parts.uri,
+            },
             headers: parts.headers,
             body,
             identity,

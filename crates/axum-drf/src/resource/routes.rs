@@ -16,7 +16,7 @@ use crate::pagination::LimitOffset;
 use crate::permissions::check_object_permissions;
 use crate::python::PyInt;
 use crate::request::ApiRequest;
-use crate::routing::Routes;
+use crate::routing::{RouteKind, Routes};
 use crate::view::{ApiState, View};
 
 type ActionFut = Pin<Box<dyn Future<Output = Result<Response, ApiError>> + Send>>;
@@ -87,7 +87,8 @@ impl<S: ApiState> ResourceRouter<S> {
                 let names = names.clone();
                 async move { api_root(prefix, &names, &req) }
             });
-        let mut routes = Routes::new().route(&format!("{prefix}/"), root.into_route());
+        let mut routes =
+            Routes::new().route_as(&format!("{prefix}/"), RouteKind::RouterRoot, root.into_route());
         let targets: Vec<_> = self
             .resources
             .iter()
@@ -180,8 +181,8 @@ fn resource_routes<S: ApiState>(
             }
         });
     let mut routes = Routes::new()
-        .route(&base, list.into_route())
-        .route(&format!("{base}{{pk}}/"), detail.into_route());
+        .route_as(&base, RouteKind::Router, list.into_route())
+        .route_as(&format!("{base}{{pk}}/"), RouteKind::Router, detail.into_route());
     for action in actions {
         let handler = action.handler.clone();
         let r = r.clone();
@@ -193,6 +194,12 @@ fn resource_routes<S: ApiState>(
                 let handler = handler.clone();
                 let r = r.clone();
                 async move {
+                    // DRF routes `<action>.json` to the action, whose handler then fails on
+                    // the unexpected `format` argument (a 500 on the reference): a format
+                    // suffix never runs an action here.
+                    if req.format_suffix.is_some() {
+                        return Err(ApiError::NotFound("Not found.".into()));
+                    }
                     let object = load(&r, &s, &req).await?;
                     let object = ObjectRef {
                         resource: r.clone(),
@@ -203,7 +210,11 @@ fn resource_routes<S: ApiState>(
                     handler(s, req, object).await
                 }
             });
-        routes = routes.route(&format!("{base}{{pk}}/{}/", action.path), view.into_route());
+        routes = routes.route_as(
+            &format!("{base}{{pk}}/{}/", action.path),
+            RouteKind::Router,
+            view.into_route(),
+        );
     }
     routes
 }

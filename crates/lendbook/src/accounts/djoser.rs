@@ -9,7 +9,7 @@ use axum_drf::auth::{NewUser, User};
 use axum_drf::fields::{CharField, Errors};
 use axum_drf::pagination::LimitOffset;
 use axum_drf::permissions::AllowAny;
-use axum_drf::routing::Routes;
+use axum_drf::routing::{RouteKind, Routes};
 use axum_drf::store::{StoreError, Value as Sql};
 use axum_drf::{json, ApiError, ApiRequest, View};
 use serde_json::{json, Value};
@@ -47,17 +47,19 @@ pub fn routes() -> Routes<AppState> {
         .route("/api/auth/token/login", token_login())
         .route("/api/auth/token/logout/", token_logout())
         .route("/api/auth/token/logout", token_logout())
-        .route("/api/auth/", api_root())
-        .route(
+        .route_as("/api/auth/", RouteKind::RouterRoot, api_root())
+        .route_as(
             "/api/auth/users/",
+            RouteKind::Router,
             View::new("User List")
                 .action_metadata(Method::POST, user_metadata())
                 .get(list_users)
                 .on_with(Method::POST, AllowAny, create_user)
                 .into_route(),
         )
-        .route(
+        .route_as(
             "/api/auth/users/me/",
+            RouteKind::Router,
             // DRF names an extra action after its function; the reference's OPTIONS here
             // fails (djoser's `get_object` swap misses metadata), so ours shows what it meant.
             View::new("Me")
@@ -68,45 +70,53 @@ pub fn routes() -> Routes<AppState> {
                 .on(Method::DELETE, users::me_destroy)
                 .into_route(),
         )
-        .route("/api/auth/users/{id}/", users::detail_route())
-        .route(
+        .route_as("/api/auth/users/{id}/", RouteKind::Router, users::detail_route())
+        .route_as(
             "/api/auth/users/set_password/",
+            RouteKind::Router,
             action("Set password", false, users::set_password),
         )
-        .route(
+        .route_as(
             "/api/auth/users/set_username/",
+            RouteKind::Router,
             action("Set username", false, users::set_username),
         )
-        .route(
+        .route_as(
             "/api/auth/users/reset_password/",
+            RouteKind::Router,
             action("Reset password", true, links::reset_password),
         )
-        .route(
+        .route_as(
             "/api/auth/users/reset_password_confirm/",
+            RouteKind::Router,
             action(
                 "Reset password confirm",
                 true,
                 links::reset_password_confirm,
             ),
         )
-        .route(
+        .route_as(
             "/api/auth/users/reset_username/",
+            RouteKind::Router,
             action("Reset username", true, links::reset_username),
         )
-        .route(
+        .route_as(
             "/api/auth/users/reset_username_confirm/",
+            RouteKind::Router,
             action(
                 "Reset username confirm",
                 true,
                 links::reset_username_confirm,
             ),
         )
-        .route(
+        .route_as(
             "/api/auth/users/activation/",
+            RouteKind::Router,
             action("Activation", true, links::activation),
         )
-        .route(
+        .route_as(
             "/api/auth/users/resend_activation/",
+            RouteKind::Router,
             action("Resend activation", true, links::resend_activation),
         )
 }
