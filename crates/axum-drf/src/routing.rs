@@ -135,7 +135,7 @@ pub enum Resolved {
 ///     resolve(&table, "/api/v1/friends/5.json"),
 ///     Resolved::Suffix { path: "/api/v1/friends/5/".into(), format: "json".into() }
 /// );
-/// assert_eq!(resolve(&table, "/api/v1/friends/5.0/"), Resolved::NoRoute);
+/// assert_eq!(resolve(&table, "/api/v1/friends/5.0.1/"), Resolved::NoRoute);
 /// assert_eq!(
 ///     resolve(&table, "/api/v1/.api"),
 ///     Resolved::Suffix { path: "/api/v1/".into(), format: "api".into() }

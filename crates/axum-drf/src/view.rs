@@ -40,6 +40,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use serde_json::{json, Value};
 
+use crate::auth::service::SESSION_COOKIE;
 use crate::auth::service::RequestHead;
 use crate::auth::AuthService;
 use crate::error::{json_response, ApiError};
@@ -339,43 +340,64 @@ impl<S: ApiState> View<S> {
             })
             .await?;
 
-        let route = self.route(&parts.method);
-        let permission = self.permission_for(&state, &parts.method);
-        let perms = check_permissions(
-            auth.db(),
-            &permission,
-            &parts.method,
-            &identity,
-            self.model.as_ref(),
-            auth.challenge(),
-        )
-        .await?;
+        let session_ended = auth.session_ended(&parts.headers, &identity);
+        let result = async move {
+            let auth = state.auth();
+            let route = self.route(&parts.method);
+            let permission = self.permission_for(&state, &parts.method);
+            let perms = check_permissions(
+                auth.db(),
+                &permission,
+                &parts.method,
+                &identity,
+                self.model.as_ref(),
+                auth.challenge(),
+            )
+            .await?;
 
-        if parts.method != Method::OPTIONS && route.is_none() {
-            return Err(ApiError::MethodNotAllowed(parts.method));
-        }
-        let secure = auth.is_secure(&parts.headers);
-        let request = ApiRequest {
-            method: parts.method,
-            // The path as requested, format suffix included (DRF's `request.path`).
-            uri: match parts.extensions.get::<axum::extract::OriginalUri>() {
-                Some(original) if format_suffix.is_some() => original.0.clone(),
-                _ => parts.uri,
-            },
-            headers: parts.headers,
-            body,
-            identity,
-            params,
-            format_suffix,
-            perms,
-            secure,
-        };
-        match route {
-            Some(route) if request.method != Method::OPTIONS => {
-                (route.handler)(state, request).await
+            if parts.method != Method::OPTIONS && route.is_none() {
+                return Err(ApiError::MethodNotAllowed(parts.method));
             }
-            _ => self.metadata(&state, request).await,
+            let secure = auth.is_secure(&parts.headers);
+            let request = ApiRequest {
+                method: parts.method,
+                // The path as requested, format suffix included (DRF's `request.path`).
+                uri: match parts.extensions.get::<axum::extract::OriginalUri>() {
+                    Some(original) if format_suffix.is_some() => original.0.clone(),
+                    _ => parts.uri,
+                },
+                headers: parts.headers,
+                body,
+                identity,
+                params,
+                format_suffix,
+                perms,
+                secure,
+            };
+            match route {
+                Some(route) if request.method != Method::OPTIONS => {
+                    (route.handler)(state, request).await
+                }
+                _ => self.metadata(&state, request).await,
+            }
         }
+        .await;
+        if !session_ended {
+            return result;
+        }
+        let mut response = result.unwrap_or_else(IntoResponse::into_response);
+        // A login in this request set a new session: that cookie stands.
+        let sets_session = response.headers().get_all(header::SET_COOKIE).iter().any(|v| {
+            v.as_bytes()
+                .strip_prefix(SESSION_COOKIE.as_bytes())
+                .is_some_and(|rest| rest.starts_with(b"="))
+        });
+        if !sets_session {
+            if let Ok(v) = HeaderValue::from_str(&crate::cookies::deletion(SESSION_COOKIE, "/", None)) {
+                response.headers_mut().append(header::SET_COOKIE, v);
+            }
+        }
+        Ok(response)
     }
 
     /// The policy for `method`: the route's own, else the view's, else the state's default,
