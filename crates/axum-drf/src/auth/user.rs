@@ -212,13 +212,14 @@ impl Users {
         Ok(())
     }
 
-    /// The users with this email (case-insensitive, as Django's password reset form matches)
-    /// and active flag, oldest first.
+    /// The users with exactly this email and active flag, oldest first: djoser's
+    /// `get_user` filters `email=<value>` (an exact, case-sensitive match; unlike Django's own
+    /// password reset form, which uses `iexact`), and mails the address as stored.
     pub async fn by_email(&self, email: &str, is_active: bool) -> Result<Vec<User>, StoreError> {
         const SQL: &str = concat!(
             "SELECT ",
             user_columns!(),
-            " FROM auth_user WHERE LOWER(email) = LOWER($1) AND is_active = $2 ORDER BY id"
+            " FROM auth_user WHERE email = $1 AND is_active = $2 ORDER BY id"
         );
         self.db
             .query(SQL, vec![email.into(), is_active.into()])
