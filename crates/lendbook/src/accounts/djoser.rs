@@ -200,7 +200,7 @@ async fn create_user(state: AppState, req: ApiRequest) -> Result<Response, ApiEr
     let data = req.object_data()?;
     let mut errors = Errors::default();
 
-    let username = validation::username(&state, &data, "username", &mut errors).await?;
+    let username = validation::username(&state, &data, "username", true, &mut errors).await?;
     let email = validation::optional_email(&data, &mut errors).unwrap_or_default();
 
     let password = errors

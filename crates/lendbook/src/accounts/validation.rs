@@ -16,12 +16,15 @@ pub const USERNAME_TAKEN: &str = "A user with that username already exists.";
 pub const INVALID_PASSWORD: &str = "Invalid password.";
 
 /// `User.username` as a serializer field named `field`: required, 150 characters, Django's
-/// characters, unique. Returns the NFKC-normalised name, so look-alike spellings of a taken
-/// name are refused as taken.
+/// characters, unique. `normalize` is for registration, where `create_user` applies
+/// Django's NFKC `normalize_username` (and look-alike spellings of a taken name are refused
+/// as taken); `set_username` and `reset_username_confirm` save the name as given, as
+/// Django does.
 pub async fn username(
     state: &AppState,
     data: &Map<String, Value>,
     field: &str,
+    normalize: bool,
     errors: &mut Errors,
 ) -> Result<Option<String>, ApiError> {
     let result = match data.get(field) {
@@ -31,12 +34,16 @@ pub async fn username(
     let Some(name) = errors.take(field, result).flatten() else {
         return Ok(None);
     };
-    let normalized = normalize_username(&name);
-    if state.auth.users().by_username(&normalized).await?.is_some() {
+    let name = if normalize {
+        normalize_username(&name)
+    } else {
+        name
+    };
+    if state.auth.users().by_username(&name).await?.is_some() {
         errors.add(field, USERNAME_TAKEN);
         return Ok(None);
     }
-    Ok(Some(normalized))
+    Ok(Some(name))
 }
 
 /// `User.email` as a model serializer field: optional, may be blank, 254 characters, Django's
