@@ -365,10 +365,7 @@ fn quote(value: &str) -> Cow<'_, str> {
 fn pairs(header: &str) -> impl Iterator<Item = (&str, &str)> {
     header.split(';').filter_map(|chunk| {
         let (key, value) = chunk.split_once('=').unwrap_or(("", chunk));
-        let (key, value) = (
-            crate::python::strip(key),
-            crate::python::strip(value),
-        );
+        let (key, value) = (crate::python::strip(key), crate::python::strip(value));
         (!key.is_empty() || !value.is_empty()).then_some((key, value))
     })
 }

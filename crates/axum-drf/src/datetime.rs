@@ -348,8 +348,9 @@ fn django_regex(s: &str) -> Option<Parsed> {
     });
     let c = re.captures(s)?;
     let int = |m: &str| -> Option<i64> {
-        m.chars()
-            .try_fold(0i64, |acc, ch| Some(acc * 10 + i64::from(crate::python::decimal(ch)?)))
+        m.chars().try_fold(0i64, |acc, ch| {
+            Some(acc * 10 + i64::from(crate::python::decimal(ch)?))
+        })
     };
     let n = |i: usize| c.get(i).map_or(Some(0), |m| int(m.as_str()));
     let micros = match c.get(7) {

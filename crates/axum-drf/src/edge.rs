@@ -25,9 +25,7 @@ use serde_json::json;
 use tower::Service;
 
 use crate::error::json_response;
-use crate::routing::{
-    canonical_path, no_route, resolve, FormatSuffix, Resolved, RoutePattern,
-};
+use crate::routing::{canonical_path, no_route, resolve, FormatSuffix, Resolved, RoutePattern};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 

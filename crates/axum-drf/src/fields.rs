@@ -422,9 +422,9 @@ fn email_domain_part(domain: &str) -> bool {
         (1..=63).contains(&n)
             && !label.starts_with('-')
             && !label.ends_with('-')
-            && label
-                .chars()
-                .all(|c| ascii_letter_ignorecase(c) || c.is_ascii_digit() || c == '-' || unicode_letter(c))
+            && label.chars().all(|c| {
+                ascii_letter_ignorecase(c) || c.is_ascii_digit() || c == '-' || unicode_letter(c)
+            })
     };
     if !rest.iter().all(|l| label_ok(l)) {
         return false;
@@ -450,7 +450,9 @@ fn email_literal(domain: &str) -> bool {
         return false;
     };
     !ip.is_empty()
-        && ip.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        && ip
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
         && (ip.parse::<std::net::Ipv4Addr>().is_ok()
             || (ip.len() <= 39 && ip.parse::<std::net::Ipv6Addr>().is_ok()))
 }

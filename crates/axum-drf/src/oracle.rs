@@ -64,7 +64,12 @@ fn page_answer(case: &Value) -> Value {
             .map(|(_, v)| v.into_owned())
     };
     let count = case["count"].as_i64().expect("count");
-    let page = LimitOffset::parse(param("limit").as_deref(), param("offset").as_deref(), 100, None);
+    let page = LimitOffset::parse(
+        param("limit").as_deref(),
+        param("offset").as_deref(),
+        100,
+        None,
+    );
     let base = format!("http://testserver{}", case["path"].as_str().expect("path"));
     let (next, previous) = page.links(&base, query, count);
     let n = if page.offset >= count {
@@ -112,7 +117,10 @@ fn compare(text: &str) -> (usize, Vec<String>) {
         if got == row["want"] {
             passed += 1;
         } else {
-            failed.push(format!("{}\n  want {}\n  got  {got}", row["case"], row["want"]));
+            failed.push(format!(
+                "{}\n  want {}\n  got  {got}",
+                row["case"], row["want"]
+            ));
         }
     }
     (passed, failed)

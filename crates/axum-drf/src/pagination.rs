@@ -116,15 +116,24 @@ impl LimitOffset {
         let end = self.exact_offset.add(&self.exact_limit);
         let next = PyInt::from_i64(count).gt(&end).then(|| {
             let offset = end.to_string();
-            link(base, &replace_query(query, &[("limit", &limit), ("offset", &offset)], &[]))
+            link(
+                base,
+                &replace_query(query, &[("limit", &limit), ("offset", &offset)], &[]),
+            )
         });
         let previous = (!self.exact_offset.is_zero()).then(|| {
             let back = self.exact_offset.sub(&self.exact_limit);
             if back.is_negative() || back.is_zero() {
-                link(base, &replace_query(query, &[("limit", &limit)], &["offset"]))
+                link(
+                    base,
+                    &replace_query(query, &[("limit", &limit)], &["offset"]),
+                )
             } else {
                 let offset = back.to_string();
-                link(base, &replace_query(query, &[("limit", &limit), ("offset", &offset)], &[]))
+                link(
+                    base,
+                    &replace_query(query, &[("limit", &limit), ("offset", &offset)], &[]),
+                )
             }
         });
         (next, previous)

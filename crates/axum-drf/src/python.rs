@@ -201,8 +201,16 @@ impl PyInt {
         let mut out = Vec::with_capacity(a.len().max(b.len()) + 1);
         let mut carry = 0u8;
         for i in 0..a.len().max(b.len()) {
-            let x = if i < a.len() { a[a.len() - 1 - i] - b'0' } else { 0 };
-            let y = if i < b.len() { b[b.len() - 1 - i] - b'0' } else { 0 };
+            let x = if i < a.len() {
+                a[a.len() - 1 - i] - b'0'
+            } else {
+                0
+            };
+            let y = if i < b.len() {
+                b[b.len() - 1 - i] - b'0'
+            } else {
+                0
+            };
             let d = x + y + carry;
             carry = d / 10;
             out.push(b'0' + d % 10);
@@ -255,7 +263,20 @@ mod tests {
         assert_eq!(ok("\u{85}5\u{3000}").as_deref(), Some("5"));
         assert_eq!(ok(&"1".repeat(4300)).map(|s| s.len()), Some(4300));
         for bad in [
-            "", " ", "+", "-", "_1", "1_", "1__2", "1.0", "1e2", "0x10", "²", "+-1", "- 1", "\u{1c}5",
+            "",
+            " ",
+            "+",
+            "-",
+            "_1",
+            "1_",
+            "1__2",
+            "1.0",
+            "1e2",
+            "0x10",
+            "²",
+            "+-1",
+            "- 1",
+            "\u{1c}5",
             &"1".repeat(4301),
         ] {
             assert_eq!(ok(bad), None, "{bad:?}");

@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use axum::Router;
 
-
 /// The page Django (`DEBUG = False`, no `404.html` template) answers for a path that
 /// matches no route, as `text/html; charset=utf-8`.
 pub const DJANGO_NOT_FOUND_PAGE: &str = "\n<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>Not Found</title>\n</head>\n<body>\n  <h1>Not Found</h1><p>The requested resource was not found on this server.</p>\n</body>\n</html>\n";
@@ -195,7 +194,7 @@ fn segments_match(pattern: &str, path: &str, dotless: bool) -> bool {
             (Some(a), Some(b)) => {
                 let param = a.starts_with('{') && a.ends_with('}');
                 let ok = if param {
-                    !b.is_empty() && !(dotless && b.contains('.'))
+                    !(b.is_empty() || dotless && b.contains('.'))
                 } else {
                     a == b
                 };

@@ -40,8 +40,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use serde_json::{json, Value};
 
-use crate::auth::service::SESSION_COOKIE;
 use crate::auth::service::RequestHead;
+use crate::auth::service::SESSION_COOKIE;
 use crate::auth::AuthService;
 use crate::error::{json_response, ApiError};
 use crate::parsers::{self, NegotiationError, Renderer};
@@ -387,13 +387,19 @@ impl<S: ApiState> View<S> {
         }
         let mut response = result.unwrap_or_else(IntoResponse::into_response);
         // A login in this request set a new session: that cookie stands.
-        let sets_session = response.headers().get_all(header::SET_COOKIE).iter().any(|v| {
-            v.as_bytes()
-                .strip_prefix(SESSION_COOKIE.as_bytes())
-                .is_some_and(|rest| rest.starts_with(b"="))
-        });
+        let sets_session = response
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .any(|v| {
+                v.as_bytes()
+                    .strip_prefix(SESSION_COOKIE.as_bytes())
+                    .is_some_and(|rest| rest.starts_with(b"="))
+            });
         if !sets_session {
-            if let Ok(v) = HeaderValue::from_str(&crate::cookies::deletion(SESSION_COOKIE, "/", None)) {
+            if let Ok(v) =
+                HeaderValue::from_str(&crate::cookies::deletion(SESSION_COOKIE, "/", None))
+            {
                 response.headers_mut().append(header::SET_COOKIE, v);
             }
         }

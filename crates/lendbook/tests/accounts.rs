@@ -884,9 +884,17 @@ fn smtp_urls_are_checked_when_the_configuration_loads() {
 async fn reset_mail_goes_only_to_the_exact_stored_address() {
     let mut t = MailApp::spawn(|_| {}).await;
     t.register("mixed", "Mixed.Case@Example.COM").await;
-    for other in ["mixed.case@example.com", "MIXED.CASE@EXAMPLE.COM", "Mixed.Case@Example.COM"] {
+    for other in [
+        "mixed.case@example.com",
+        "MIXED.CASE@EXAMPLE.COM",
+        "Mixed.Case@Example.COM",
+    ] {
         let (status, _) = t
-            .post("/api/auth/users/reset_password/", None, json!({"email": other}))
+            .post(
+                "/api/auth/users/reset_password/",
+                None,
+                json!({"email": other}),
+            )
             .await;
         assert_eq!(status, StatusCode::NO_CONTENT);
         t.no_mail().await;

@@ -26,8 +26,10 @@ async fn seed(app: &TestApp) -> String {
     let client = reqwest::Client::new();
     let created = client
         .post(app.url("/api/auth/users/"))
-        .json(&serde_json::json!({"username": "oracle", "password": "correct-Horse-7-battery",
-                                  "email": "oracle@example.com"}))
+        .json(
+            &serde_json::json!({"username": "oracle", "password": "correct-Horse-7-battery",
+                                  "email": "oracle@example.com"}),
+        )
         .send()
         .await
         .expect("register");
@@ -63,7 +65,11 @@ async fn seed(app: &TestApp) -> String {
     for name in ["Book", "Lamp"] {
         post("/api/v1/belongings/", serde_json::json!({ "name": name })).await;
     }
-    post("/api/v1/borrowings/", serde_json::json!({"what": 1, "to_who": 1})).await;
+    post(
+        "/api/v1/borrowings/",
+        serde_json::json!({"what": 1, "to_who": 1}),
+    )
+    .await;
     token
 }
 
@@ -103,7 +109,10 @@ async fn url_resolution_matches_the_reference() {
             // The reference crashes (a format suffix on an action it cannot take); lendbook
             // must neither crash nor run the action.
             if got.status != 404 {
-                problems.push(format!("status {} (want 404 for the reference's 500)", got.status));
+                problems.push(format!(
+                    "status {} (want 404 for the reference's 500)",
+                    got.status
+                ));
             }
         } else {
             if want["status"] != got.status {
@@ -148,7 +157,11 @@ async fn url_resolution_matches_the_reference() {
             }
         }
         if !problems.is_empty() {
-            failures.push(format!("{method} {path} auth={}: {}", case["auth"], problems.join("; ")));
+            failures.push(format!(
+                "{method} {path} auth={}: {}",
+                case["auth"],
+                problems.join("; ")
+            ));
         }
     }
     for f in failures.iter().take(60) {

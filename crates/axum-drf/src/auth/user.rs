@@ -328,13 +328,15 @@ pub fn is_valid_username(username: &str) -> bool {
 /// assert!(validate_username(&serde_json::json!("a b")).is_err());
 /// ```
 pub fn validate_username(value: &serde_json::Value) -> Result<Option<String>, Vec<String>> {
-    crate::fields::CharField::new().max_length(150).validate_value_with(
-        value,
-        |name, errors| {
-            if !is_valid_username(name) {
-                errors.push(USERNAME_INVALID.into());
-            }
-        },
-        |_, _| {},
-    )
+    crate::fields::CharField::new()
+        .max_length(150)
+        .validate_value_with(
+            value,
+            |name, errors| {
+                if !is_valid_username(name) {
+                    errors.push(USERNAME_INVALID.into());
+                }
+            },
+            |_, _| {},
+        )
 }

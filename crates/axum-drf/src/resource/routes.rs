@@ -87,8 +87,11 @@ impl<S: ApiState> ResourceRouter<S> {
                 let names = names.clone();
                 async move { api_root(prefix, &names, &req) }
             });
-        let mut routes =
-            Routes::new().route_as(&format!("{prefix}/"), RouteKind::RouterRoot, root.into_route());
+        let mut routes = Routes::new().route_as(
+            &format!("{prefix}/"),
+            RouteKind::RouterRoot,
+            root.into_route(),
+        );
         let targets: Vec<_> = self
             .resources
             .iter()
@@ -182,7 +185,11 @@ fn resource_routes<S: ApiState>(
         });
     let mut routes = Routes::new()
         .route_as(&base, RouteKind::Router, list.into_route())
-        .route_as(&format!("{base}{{pk}}/"), RouteKind::Router, detail.into_route());
+        .route_as(
+            &format!("{base}{{pk}}/"),
+            RouteKind::Router,
+            detail.into_route(),
+        );
     for action in actions {
         let handler = action.handler.clone();
         let r = r.clone();

@@ -70,7 +70,11 @@ pub fn routes() -> Routes<AppState> {
                 .on(Method::DELETE, users::me_destroy)
                 .into_route(),
         )
-        .route_as("/api/auth/users/{id}/", RouteKind::Router, users::detail_route())
+        .route_as(
+            "/api/auth/users/{id}/",
+            RouteKind::Router,
+            users::detail_route(),
+        )
         .route_as(
             "/api/auth/users/set_password/",
             RouteKind::Router,

@@ -49,14 +49,24 @@ pub async fn username(
 /// `User.email` as a model serializer field: optional, may be blank, 254 characters, Django's
 /// `EmailValidator`. `Some("")` clears it; `None`: absent or invalid.
 pub fn optional_email(data: &Map<String, Value>, errors: &mut Errors) -> Option<String> {
-    let field = EmailField(CharField::new().required(false).allow_blank(true).max_length(254));
-    errors.take("email", field.validate(data, "email")).flatten()
+    let field = EmailField(
+        CharField::new()
+            .required(false)
+            .allow_blank(true)
+            .max_length(254),
+    );
+    errors
+        .take("email", field.validate(data, "email"))
+        .flatten()
 }
 
 /// DRF's `serializers.EmailField()`: required, not blank, a valid address.
 pub fn required_email(data: &Map<String, Value>, errors: &mut Errors) -> Option<String> {
     errors
-        .take("email", EmailField(CharField::new()).validate(data, "email"))
+        .take(
+            "email",
+            EmailField(CharField::new()).validate(data, "email"),
+        )
         .flatten()
 }
 
