@@ -46,6 +46,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod client;
 pub mod cookies;
 pub mod datetime;
 pub mod edge;

@@ -1,5 +1,6 @@
 //! The request as a view sees it: who is asking, the parsed body, path and query values.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::http::{HeaderMap, Method, Uri};
@@ -30,6 +31,9 @@ pub struct ApiRequest {
     /// Whether the request came over HTTPS (as a trusted proxy reports it), for absolute
     /// links (Django's `request.is_secure()`).
     pub secure: bool,
+    /// The client's address ([`client_ip`](crate::client::client_ip)): the peer, or what a
+    /// trusted proxy reports; `None` when the server did not record peers.
+    pub client_ip: Option<IpAddr>,
     /// The user's model permissions when the view's policy needed them, loaded once by the
     /// view-level check and reused by the object-level one
     /// ([`check_object_permissions`](crate::permissions::check_object_permissions)).
@@ -58,7 +62,7 @@ impl ApiRequest {
     /// let req = ApiRequest {
     ///     method: axum::http::Method::POST, uri: "/".parse().unwrap(), headers,
     ///     body: bytes::Bytes::from_static(b"[1]"), identity: Identity::anonymous(), params: vec![],
-    ///     format_suffix: None, secure: false,
+    ///     format_suffix: None, secure: false, client_ip: None,
     ///     perms: None,
     /// };
     /// let err = req.object_data().unwrap_err();

@@ -43,6 +43,7 @@ use serde_json::{json, Value};
 use crate::auth::service::RequestHead;
 use crate::auth::service::SESSION_COOKIE;
 use crate::auth::AuthService;
+use crate::client::{client_ip, peer_addr, TrustedProxies, NO_PROXIES};
 use crate::error::{json_response, ApiError};
 use crate::parsers::{self, NegotiationError, Renderer};
 use crate::permissions::{
@@ -63,6 +64,10 @@ pub trait ApiState: Clone + Send + Sync + 'static {
     /// `IsAuthenticated`.
     fn default_permission(&self) -> Option<&Perm> {
         None
+    }
+    /// Reverse proxies whose `X-Forwarded-For` names the client (none by default).
+    fn trusted_proxies(&self) -> &TrustedProxies {
+        &NO_PROXIES
     }
 }
 
@@ -359,6 +364,11 @@ impl<S: ApiState> View<S> {
                 return Err(ApiError::MethodNotAllowed(parts.method));
             }
             let secure = auth.is_secure(&parts.headers);
+            let client_ip = client_ip(
+                &parts.headers,
+                peer_addr(&parts.extensions).map(|a| a.ip()),
+                state.trusted_proxies(),
+            );
             let request = ApiRequest {
                 method: parts.method,
                 // The path as requested, format suffix included (DRF's `request.path`).
@@ -373,6 +383,7 @@ impl<S: ApiState> View<S> {
                 format_suffix,
                 perms,
                 secure,
+                client_ip,
             };
             match route {
                 Some(route) if request.method != Method::OPTIONS => {

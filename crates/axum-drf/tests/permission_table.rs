@@ -385,6 +385,7 @@ async fn outcome(
         perms,
         format_suffix: None,
         secure: false,
+        client_ip: None,
     };
     let detail = check_object_permissions(
         db,
@@ -522,6 +523,7 @@ async fn messages_and_challenges_follow_drf() {
                 perms,
                 format_suffix: None,
                 secure: false,
+                client_ip: None,
             };
             check_object_permissions(
                 &w.t.db,
@@ -608,6 +610,7 @@ async fn the_object_check_reuses_the_model_permissions_the_view_check_loaded() {
         perms,
         format_suffix: None,
         secure: false,
+        client_ip: None,
     };
     let (w, policy) = (&w, &policy);
     let check = |req: ApiRequest| async move {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum_drf::auth::{AuthConfig, AuthService};
+use axum_drf::client::TrustedProxies;
 use axum_drf::edge::Edge;
 use axum_drf::store::{Database, Migration, StoreError};
 use axum_drf::ApiState;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Permission policies from the configuration, checked at start-up.
     pub policies: Arc<Policies>,
+    /// `[server] trusted_proxies`, parsed.
+    pub trusted_proxies: Arc<TrustedProxies>,
 }
 
 impl ApiState for AppState {
@@ -40,6 +43,9 @@ impl ApiState for AppState {
     }
     fn default_permission(&self) -> Option<&axum_drf::permissions::Perm> {
         Some(&self.policies.default)
+    }
+    fn trusted_proxies(&self) -> &TrustedProxies {
+        &self.trusted_proxies
     }
 }
 
@@ -109,10 +115,14 @@ pub fn build_state(config: Config, db: Database) -> Result<AppState, StartError>
         auth_config.hashing_concurrency = n;
     }
     let policies = Policies::from_config(&config)?;
+    // Checked when the configuration was loaded.
+    let trusted_proxies = TrustedProxies::new(&config.server.trusted_proxies)
+        .map_err(|e| StartError::Config(ConfigError::Proxy(e)))?;
     let auth = AuthService::new(db.clone(), auth_config);
     Ok(AppState {
         auth,
         db,
+        trusted_proxies: Arc::new(trusted_proxies),
         config: Arc::new(config),
         policies: Arc::new(policies),
     })
@@ -182,7 +192,11 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let service = axum::ServiceExt::<axum::extract::Request>::into_make_service(self.router);
+        // Peer addresses reach views as `ConnectInfo` (client address, throttling, logs).
+        let service =
+            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                SocketAddr,
+            >(self.router);
         axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use axum_drf::client::TrustedProxies;
 use axum_drf::permissions::Scope;
 
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -25,6 +26,8 @@ pub struct Config {
     pub body_limit: usize,
     /// `tracing` filter, e.g. `info` or `lendbook=debug,tower_http=debug`.
     pub log: String,
+    /// `[server]`: the listener and the network in front of it.
+    pub server: ServerSettings,
     /// Authentication settings.
     pub auth: AuthSettings,
     /// The lending app's settings.
@@ -68,6 +71,22 @@ pub struct ResourceSettings {
     pub scope: Option<Scope>,
 }
 
+/// `[server]` section.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Reverse proxies (addresses or networks, e.g. `["10.0.0.0/8"]`) whose
+    /// `X-Forwarded-For` names the client; from any other peer the header is ignored.
+    #[serde(deserialize_with = "trusted_proxies")]
+    pub trusted_proxies: Vec<String>,
+}
+
+fn trusted_proxies<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let entries = Vec::<String>::deserialize(d)?;
+    TrustedProxies::new(&entries).map_err(serde::de::Error::custom)?;
+    Ok(entries)
+}
+
 /// `[auth]` section.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -107,6 +126,7 @@ impl Default for Config {
             secret_key: None,
             body_limit: 1024 * 1024,
             log: "info".into(),
+            server: ServerSettings::default(),
             auth: AuthSettings::default(),
             lending: LendingSettings::default(),
             email: EmailSettings::default(),
@@ -232,6 +252,9 @@ pub enum ConfigError {
     /// The file or environment has a bad value.
     #[error("configuration: {0}")]
     Invalid(#[from] Box<figment::Error>),
+    /// A `trusted_proxies` entry is not an address or network.
+    #[error("configuration: {0}")]
+    Proxy(#[from] axum_drf::client::InvalidProxy),
     /// `--config FILE` names a file that does not exist.
     #[error("configuration file {0} not found")]
     MissingFile(PathBuf),

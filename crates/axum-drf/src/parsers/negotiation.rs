@@ -270,4 +270,3 @@ pub fn select_renderer_from(
 pub fn negotiate(accept: Option<&str>, format: Option<&str>) -> Result<(), NegotiationError> {
     select_renderer(accept, format).map(|_| ())
 }
-
