@@ -2,6 +2,8 @@
 //! in one plain `Service` (no boxing, one future type) because it sits on the hottest path.
 //!
 //! - a request-header size limit (431 with a DRF-shaped body);
+//! - Django's `ALLOWED_HOSTS` ([`AllowedHosts`]): any other `Host` gets Django's 400 page, and
+//!   the checked one travels on as [`CheckedHost`] for absolute links;
 //! - Django's view of the path: percent-decoded and re-escaped, router parameters without
 //!   dots, DRF's format suffixes (`/friends.json`, `/friends/5.json/`) only on router
 //!   routes — all of which rewrite or answer the request and so must run before routing;
@@ -25,6 +27,7 @@ use serde_json::json;
 use tower::Service;
 
 use crate::error::json_response;
+use crate::hosts::{AllowedHosts, CheckedHost, DisallowedHost};
 use crate::routing::{canonical_path, no_route, resolve, FormatSuffix, Resolved, RoutePattern};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -43,6 +46,7 @@ pub struct Edge<S> {
     inner: S,
     patterns: Arc<Vec<RoutePattern>>,
     max_header_bytes: usize,
+    hosts: Arc<AllowedHosts>,
 }
 
 // A random per-process prefix plus a counter: unique enough to correlate logs, and no
@@ -59,12 +63,29 @@ fn next_request_id() -> HeaderValue {
 impl<S> Edge<S> {
     /// `inner` behind the edge; `patterns` are the router's paths (for format suffixes and
     /// Django's path converters).
+    /// It answers the local hosts only ([`AllowedHosts::local`]) until
+    /// [`Edge::allowed_hosts`] says otherwise.
     pub fn new(inner: S, patterns: Vec<RoutePattern>, max_header_bytes: usize) -> Self {
         Edge {
             inner,
             patterns: Arc::new(patterns),
             max_header_bytes,
+            hosts: Arc::new(AllowedHosts::local(None)),
         }
+    }
+
+    /// The hosts this site answers to (Django's `ALLOWED_HOSTS`).
+    ///
+    /// ```
+    /// use axum_drf::{edge::Edge, hosts::AllowedHosts};
+    /// let router: axum::Router = axum::Router::new();
+    /// let service = Edge::new(router, vec![], 64 * 1024)
+    ///     .allowed_hosts(AllowedHosts::new(["api.example.com"]));
+    /// # let _ = service;
+    /// ```
+    pub fn allowed_hosts(mut self, hosts: AllowedHosts) -> Self {
+        self.hosts = Arc::new(hosts);
+        self
     }
 }
 
@@ -114,6 +135,19 @@ where
                 &json!({"detail": "Request header fields too large."}),
             );
             return Either::Left(futures::future::ready(Ok(finish(response))));
+        }
+        match self
+            .hosts
+            .check(req.headers().get(axum::http::header::HOST))
+        {
+            Ok(Some(host)) => {
+                req.extensions_mut().insert(CheckedHost(host));
+            }
+            Ok(None) => {}
+            Err(DisallowedHost) => {
+                let response = finish(crate::hosts::bad_request());
+                return Either::Left(futures::future::ready(Ok(response)));
+            }
         }
         canonicalize_path(&mut req);
         if let Some(response) = resolve_dotted(&self.patterns, &mut req) {

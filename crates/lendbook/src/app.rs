@@ -109,6 +109,12 @@ pub fn build_state(config: Config, db: Database) -> Result<AppState, StartError>
         trust_forwarded_proto: a.trust_forwarded_proto,
         cache_capacity: a.cache_capacity,
         cache_ttl: Duration::from_secs(a.cache_ttl_secs),
+        token_ttl: a.token_ttl.map(Duration::from_secs),
+        token_mode: a.token_mode,
+        audit_retention: match config.audit.retention_days {
+            0 => None,
+            days => Some(Duration::from_secs(days.saturating_mul(86_400))),
+        },
         ..AuthConfig::default()
     };
     if let Some(n) = a.hashing_concurrency {
@@ -137,14 +143,16 @@ pub type AppService = Edge<Router>;
 
 /// The full application service.
 pub fn router(state: AppState) -> AppService {
-    let routes = accounts::routes().merge(lending::routes(&state.config.lending, &state.policies));
+    let state_hosts = state.config.allowed_hosts();
+    let routes = accounts::routes(&state.config)
+        .merge(lending::routes(&state.config.lending, &state.policies));
     let patterns = routes.patterns();
     let router = routes
         .into_router()
         .fallback(axum_drf::routing::append_slash_fallback(patterns.clone()))
         .layer(TraceLayer::new_for_http())
         .with_state(state);
-    Edge::new(router, patterns, MAX_HEADER_BYTES)
+    Edge::new(router, patterns, MAX_HEADER_BYTES).allowed_hosts(state_hosts)
 }
 
 /// A bound, ready-to-run server.
@@ -164,6 +172,7 @@ impl Application {
         let bind = config.bind.clone();
         let state = build_state(config, db)?;
         state.auth.spawn_invalidation_listener();
+        state.auth.audit_log().start();
         let listener = TcpListener::bind(&bind)
             .await
             .map_err(|source| StartError::Bind { addr: bind, source })?;
@@ -197,8 +206,11 @@ impl Application {
             axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
                 SocketAddr,
             >(self.router);
-        axum::serve(self.listener, service)
+        let served = axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        // Audit events of the last requests are queued, not yet written: write them.
+        self.state.auth.audit_log().flush().await;
+        served
     }
 }
