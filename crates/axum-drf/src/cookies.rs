@@ -360,21 +360,12 @@ fn quote(value: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Python's `str.isspace`, which `str.strip()` uses: Unicode White_Space plus
-/// the information separators U+001C..U+001F.
-fn is_py_space(c: char) -> bool {
-    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
-}
-
 /// Stripped `(name, raw value)` chunks in header order, as `parse_cookie`
 /// sees them (chunks empty on both sides are dropped).
 fn pairs(header: &str) -> impl Iterator<Item = (&str, &str)> {
     header.split(';').filter_map(|chunk| {
         let (key, value) = chunk.split_once('=').unwrap_or(("", chunk));
-        let (key, value) = (
-            key.trim_matches(is_py_space),
-            value.trim_matches(is_py_space),
-        );
+        let (key, value) = (crate::python::strip(key), crate::python::strip(value));
         (!key.is_empty() || !value.is_empty()).then_some((key, value))
     })
 }

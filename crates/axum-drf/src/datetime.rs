@@ -2,7 +2,7 @@
 //! Django's `parse_datetime` accepts it (Python's `fromisoformat`, then Django's regex),
 //! naive values taken as UTC, output in UTC with `Z` and microseconds only when non-zero.
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 
 /// DRF's message for an unparseable datetime.
 pub const INVALID_DATETIME: &str = "Datetime has wrong format. Use one of these formats instead: \
@@ -69,6 +69,9 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (y, m, d)
 }
 
+/// DRF's message when the value, converted to UTC, leaves Python's calendar (years 1-9999).
+pub const DATETIME_OVERFLOW: &str = "Datetime value out of range.";
+
 /// Parses an ISO 8601 datetime (or date, meaning midnight) into UTC microseconds.
 ///
 /// ```
@@ -78,153 +81,301 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 /// assert_eq!(parse_datetime("2024-02-30T00:00:00Z"), None);
 /// ```
 pub fn parse_datetime(input: &str) -> Option<i64> {
-    from_isoformat(input)
+    validate_datetime(input).ok()
+}
+
+/// DRF's `DateTimeField.to_internal_value` for a string with `USE_TZ = True`, UTC: Django's
+/// `parse_datetime` (CPython 3.11's C `datetime.fromisoformat`, then Django's regex), then
+/// the conversion to UTC. `Err` is DRF's message.
+///
+/// ```
+/// use axum_drf::datetime::{validate_datetime, DATETIME_OVERFLOW, INVALID_DATETIME};
+/// assert!(validate_datetime("2024-01-02T03:04").is_ok());
+/// assert_eq!(validate_datetime("0001-01-01T00:00+01:00"), Err(DATETIME_OVERFLOW));
+/// assert_eq!(validate_datetime("tomorrow"), Err(INVALID_DATETIME));
+/// ```
+pub fn validate_datetime(input: &str) -> Result<i64, &'static str> {
+    let parsed = from_isoformat(input)
         .or_else(|| django_regex(input))
-        .map(|dt| dt.with_timezone(&Utc).timestamp_micros())
+        .ok_or(INVALID_DATETIME)?;
+    let utc = parsed.local - parsed.offset;
+    // datetime.astimezone raises OverflowError outside years 1..=9999.
+    if !(MIN_MICROS..=MAX_MICROS).contains(&utc) {
+        return Err(DATETIME_OVERFLOW);
+    }
+    Ok(utc)
 }
 
-fn digits(s: &str, n: usize) -> Option<u32> {
-    (s.len() == n && s.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| s.parse().ok())
-        .flatten()
+// 0001-01-01T00:00:00 and 9999-12-31T23:59:59.999999 in epoch microseconds.
+const MIN_MICROS: i64 = -62_135_596_800_000_000;
+const MAX_MICROS: i64 = 253_402_300_799_999_999;
+
+/// A parsed wall-clock time (epoch microseconds as if UTC) and its offset.
+struct Parsed {
+    local: i64,
+    offset: i64,
 }
 
-/// Python 3.11 `datetime.fromisoformat` (the common extended and basic forms).
-fn from_isoformat(s: &str) -> Option<DateTime<FixedOffset>> {
-    if !s.is_ascii() {
+fn datetime_micros(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64, us: i64) -> Option<i64> {
+    if !(1..=9999).contains(&y) || !(0..24).contains(&h) || !(0..60).contains(&mi) {
         return None;
     }
-    let (date_part, rest) = if s.len() >= 10 && s.as_bytes()[4] == b'-' {
-        (&s[..10], &s[10..])
-    } else if s.len() >= 8 && s.as_bytes()[..8].iter().all(u8::is_ascii_digit) {
-        (&s[..8], &s[8..])
-    } else {
+    if !(0..60).contains(&s) || !(0..1_000_000).contains(&us) {
         return None;
-    };
-    let date = if date_part.len() == 10 {
-        if date_part.as_bytes()[7] != b'-' {
+    }
+    let date = NaiveDate::from_ymd_opt(y as i32, u32::try_from(mo).ok()?, u32::try_from(d).ok()?)?;
+    let days = i64::from(date.num_days_from_ce()) - 719_163;
+    Some(((days * 86_400 + h * 3600 + mi * 60 + s) * 1_000_000) + us)
+}
+
+/// CPython 3.11's C `datetime.fromisoformat`, which works on the UTF-8 bytes: digits are
+/// ASCII, the date/time separator is any single byte, and a lone surrogate in a separator
+/// position counts as `T`.
+fn from_isoformat(s: &str) -> Option<Parsed> {
+    if s.chars().count() < 7 {
+        return None;
+    }
+    let mut bytes = s.as_bytes().to_vec();
+    for pos in [7usize, 8, 10] {
+        let Some((at, c)) = s.char_indices().nth(pos) else {
+            break;
+        };
+        if crate::parsers::lone_surrogate(c).is_some() {
+            bytes.splice(at..at + c.len_utf8(), [b'T']);
+            break;
+        }
+    }
+    let b = &bytes[..];
+    let sep = find_separator(b)?;
+    let (y, mo, d) = iso_date(b, sep)?;
+    let (mut h, mut mi, mut sec, mut us, mut offset) = (0, 0, 0, 0, 0);
+    if b.len() > sep {
+        (h, mi, sec, us, offset) = iso_time(&b[sep + 1..])?;
+    }
+    Some(Parsed {
+        local: datetime_micros(y, mo, d, h, mi, sec, us)?,
+        offset,
+    })
+}
+
+/// The byte at `i`, or NUL past the end (the C code reads the terminator).
+fn at(b: &[u8], i: usize) -> u8 {
+    b.get(i).copied().unwrap_or(0)
+}
+
+fn ascii_digits(b: &[u8], from: usize, n: usize) -> Option<i64> {
+    let mut v = 0i64;
+    for i in from..from + n {
+        let c = at(b, i);
+        if !c.is_ascii_digit() {
             return None;
         }
-        NaiveDate::from_ymd_opt(
-            digits(&date_part[..4], 4)? as i32,
-            digits(&date_part[5..7], 2)?,
-            digits(&date_part[8..10], 2)?,
-        )?
-    } else {
-        NaiveDate::from_ymd_opt(
-            digits(&date_part[..4], 4)? as i32,
-            digits(&date_part[4..6], 2)?,
-            digits(&date_part[6..8], 2)?,
-        )?
-    };
-    if rest.is_empty() {
-        return Some(utc(date.and_time(NaiveTime::MIN)));
+        v = v * 10 + i64::from(c - b'0');
     }
-    // Any single separator character, as Python allows.
-    let time_and_tz = &rest[1..];
-    let tz_at = time_and_tz
-        .find(['Z', 'z', '+', '-'])
-        .unwrap_or(time_and_tz.len());
-    let (time_part, tz_part) = time_and_tz.split_at(tz_at);
-    let time = parse_time(time_part)?;
-    let naive = date.and_time(time);
-    if tz_part.is_empty() {
-        return Some(utc(naive));
-    }
-    let offset = parse_offset(tz_part)?;
-    offset.from_local_datetime(&naive).single()
+    Some(v)
 }
 
-fn parse_time(t: &str) -> Option<NaiveTime> {
-    let (main, frac) = match t.find(['.', ',']) {
-        Some(i) => (&t[..i], Some(&t[i + 1..])),
-        None => (t, None),
-    };
-    let (h, m, sec) = match main.len() {
-        2 => (digits(main, 2)?, 0, 0),
-        5 if main.as_bytes()[2] == b':' => (digits(&main[..2], 2)?, digits(&main[3..], 2)?, 0),
-        8 if main.as_bytes()[2] == b':' && main.as_bytes()[5] == b':' => (
-            digits(&main[..2], 2)?,
-            digits(&main[3..5], 2)?,
-            digits(&main[6..], 2)?,
-        ),
-        4 => (digits(&main[..2], 2)?, digits(&main[2..], 2)?, 0),
-        6 => (
-            digits(&main[..2], 2)?,
-            digits(&main[2..4], 2)?,
-            digits(&main[4..], 2)?,
-        ),
-        _ => return None,
-    };
-    let micros = match frac {
-        None => 0,
-        Some(f) if !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()) && main.len() >= 6 => {
-            let mut padded: String = f.chars().take(6).collect();
-            while padded.len() < 6 {
-                padded.push('0');
+fn find_separator(b: &[u8]) -> Option<usize> {
+    let len = b.len();
+    if len == 7 {
+        return Some(7);
+    }
+    if at(b, 4) == b'-' {
+        if at(b, 5) == b'W' {
+            if len < 8 {
+                return None;
             }
-            padded.parse().ok()?
+            if len > 8 && at(b, 8) == b'-' {
+                if len == 9 {
+                    return None;
+                }
+                if len > 10 && at(b, 10).is_ascii_digit() {
+                    return Some(8);
+                }
+                return Some(10);
+            }
+            return Some(8);
         }
-        Some(_) => return None,
-    };
-    NaiveTime::from_hms_micro_opt(h, m, sec, micros)
+        return Some(10);
+    }
+    if at(b, 4) == b'W' {
+        let mut idx = 7;
+        while idx < len && at(b, idx).is_ascii_digit() {
+            idx += 1;
+        }
+        if idx < 9 {
+            return Some(idx);
+        }
+        return Some(if idx % 2 == 0 { 7 } else { 8 });
+    }
+    Some(8)
 }
 
-fn parse_offset(tz: &str) -> Option<FixedOffset> {
-    if tz.eq_ignore_ascii_case("z") {
-        return FixedOffset::east_opt(0);
+fn iso_date(b: &[u8], len: usize) -> Option<(i64, i64, i64)> {
+    let year = ascii_digits(b, 0, 4)?;
+    let dash = at(b, 4) == b'-';
+    let mut p = 4 + usize::from(dash);
+    if at(b, p) == b'W' {
+        let week = ascii_digits(b, p + 1, 2)?;
+        p += 3;
+        let mut day = 1;
+        if p < len {
+            if dash {
+                if at(b, p) != b'-' {
+                    return None;
+                }
+                p += 1;
+            }
+            day = ascii_digits(b, p, 1)?;
+        }
+        return iso_week_date(year, week, day);
     }
-    let sign = if tz.starts_with('-') { -1 } else { 1 };
-    let body = &tz[1..];
-    let compact: String = body.chars().filter(|c| *c != ':').collect();
-    let (h, m, s) = match compact.len() {
-        2 => (digits(&compact, 2)?, 0, 0),
-        4 => (digits(&compact[..2], 2)?, digits(&compact[2..], 2)?, 0),
-        6 => (
-            digits(&compact[..2], 2)?,
-            digits(&compact[2..4], 2)?,
-            digits(&compact[4..], 2)?,
-        ),
-        _ => return None,
-    };
-    if h > 23 || m > 59 || s > 59 {
+    let month = ascii_digits(b, p, 2)?;
+    p += 2;
+    if dash {
+        if at(b, p) != b'-' {
+            return None;
+        }
+        p += 1;
+    }
+    let day = ascii_digits(b, p, 2)?;
+    Some((year, month, day))
+}
+
+/// `date.fromisocalendar` (weeks 1-52, or 53 in long years; weekdays 1-7).
+fn iso_week_date(year: i64, week: i64, day: i64) -> Option<(i64, i64, i64)> {
+    if !(1..=9999).contains(&year) || !(1..=7).contains(&day) {
         return None;
     }
-    FixedOffset::east_opt(sign * (h * 3600 + m * 60 + s) as i32)
+    let date = NaiveDate::from_isoywd_opt(
+        year as i32,
+        u32::try_from(week).ok()?,
+        chrono::Weekday::try_from(u8::try_from(day - 1).ok()?).ok()?,
+    )?;
+    if !(1..=9999).contains(&date.year()) {
+        return None;
+    }
+    Some((
+        i64::from(date.year()),
+        i64::from(date.month()),
+        i64::from(date.day()),
+    ))
 }
 
-fn utc(naive: NaiveDateTime) -> DateTime<FixedOffset> {
-    Utc.from_utc_datetime(&naive).fixed_offset()
+/// C `parse_hh_mm_ss_ff` over `b[..end]`: `Some((h, m, s, us, more))`, `more` when the
+/// text did not end exactly there.
+fn hh_mm_ss_ff(b: &[u8], end: usize) -> Option<(i64, i64, i64, i64, bool)> {
+    let mut vals = [0i64; 3];
+    let mut p = 0usize;
+    let mut has_sep = true;
+    for (i, val) in vals.iter_mut().enumerate() {
+        *val = ascii_digits(b, p, 2)?;
+        p += 2;
+        let c = at(b, p);
+        p += 1;
+        if i == 0 {
+            has_sep = c == b':';
+        }
+        if p >= end {
+            return Some((vals[0], vals[1], vals[2], 0, c != 0));
+        } else if has_sep && c == b':' {
+            continue;
+        } else if c == b'.' || c == b',' {
+            break;
+        } else if !has_sep {
+            p -= 1;
+        } else {
+            return None;
+        }
+    }
+    // After a break, or after three components that did not reach `end`, the C code reads
+    // the rest as a fraction.
+    let remains = end.saturating_sub(p);
+    let n = remains.min(6);
+    if n == 0 {
+        return None;
+    }
+    let mut us = ascii_digits(b, p, n)?;
+    us *= 10i64.pow(6 - n as u32);
+    p += n;
+    while at(b, p).is_ascii_digit() {
+        p += 1;
+    }
+    Some((vals[0], vals[1], vals[2], us, at(b, p) != 0))
 }
 
-/// Django's fallback regex (single-digit month/day/hour allowed, space separator).
-fn django_regex(s: &str) -> Option<DateTime<FixedOffset>> {
+/// C `parse_isoformat_time`: the time, then `Z` or a `±HH[:MM[:SS[.ffffff]]]` offset.
+fn iso_time(b: &[u8]) -> Option<(i64, i64, i64, i64, i64)> {
+    let tz = b
+        .iter()
+        .position(|c| matches!(c, b'Z' | b'+' | b'-'))
+        .unwrap_or(b.len());
+    let (h, m, s, us, more) = hh_mm_ss_ff(b, tz)?;
+    if tz == b.len() {
+        return (!more).then_some((h, m, s, us, 0));
+    }
+    if b[tz] == b'Z' {
+        return (tz + 1 == b.len()).then_some((h, m, s, us, 0));
+    }
+    let sign = if b[tz] == b'-' { -1 } else { 1 };
+    let rest = &b[tz + 1..];
+    let (th, tm, ts, tus, more) = hh_mm_ss_ff(rest, rest.len())?;
+    if more {
+        return None;
+    }
+    let seconds = th * 3600 + tm * 60 + ts;
+    // CPython takes a zero-second offset as UTC and drops its microseconds.
+    let offset = if seconds == 0 {
+        0
+    } else {
+        sign * (seconds * 1_000_000 + tus)
+    };
+    // datetime.timezone needs an offset strictly within one day.
+    (offset.abs() < 86_400_000_000).then_some((h, m, s, us, offset))
+}
+
+/// Django's fallback regex (Unicode digits, single-digit fields, space separator), with
+/// Python's `\s` (U+001C..U+001F included) and `$` (which also matches before a final
+/// newline).
+fn django_regex(s: &str) -> Option<Parsed> {
     use std::sync::OnceLock;
     static RE: OnceLock<regex::Regex> = OnceLock::new();
     let re = RE.get_or_init(|| {
         regex::Regex::new(
-            r"^(\d{4})-(\d{1,2})-(\d{1,2})[T ](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:[.,](\d{1,6})\d{0,6})?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$",
+            r"^(\d{4})-(\d{1,2})-(\d{1,2})[T ](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:[.,](\d{1,6})\d{0,6})?)?[\s\x1c-\x1f]*(Z|[+-]\d{2}(?::?\d{2})?)?\n?\z",
         )
         .expect("valid regex")
     });
     let c = re.captures(s)?;
-    let n = |i: usize| c.get(i).and_then(|m| m.as_str().parse::<u32>().ok());
-    let date = NaiveDate::from_ymd_opt(n(1)? as i32, n(2)?, n(3)?)?;
-    let micros = c.get(7).map_or(Some(0), |m| {
-        let mut f = m.as_str().to_owned();
-        while f.len() < 6 {
-            f.push('0');
+    let int = |m: &str| -> Option<i64> {
+        m.chars().try_fold(0i64, |acc, ch| {
+            Some(acc * 10 + i64::from(crate::python::decimal(ch)?))
+        })
+    };
+    let n = |i: usize| c.get(i).map_or(Some(0), |m| int(m.as_str()));
+    let micros = match c.get(7) {
+        None => 0,
+        Some(m) => int(m.as_str())? * 10i64.pow(6 - m.as_str().chars().count() as u32),
+    };
+    let local = datetime_micros(n(1)?, n(2)?, n(3)?, n(4)?, n(5)?, n(6)?, micros)?;
+    let offset = match c.get(8).map(|m| m.as_str()) {
+        None | Some("Z") => 0,
+        Some(tz) => {
+            let digits: Vec<char> = tz.chars().filter(|c| *c != ':').skip(1).collect();
+            let part = |r: std::ops::Range<usize>| {
+                digits[r].iter().try_fold(0i64, |acc, ch| {
+                    Some(acc * 10 + i64::from(crate::python::decimal(*ch)?))
+                })
+            };
+            let minutes = part(0..2)? * 60 + if digits.len() > 2 { part(2..4)? } else { 0 };
+            if minutes >= 1440 {
+                return None;
+            }
+            let sign = if tz.starts_with('-') { -1 } else { 1 };
+            sign * minutes * 60_000_000
         }
-        f.parse().ok()
-    })?;
-    let time = NaiveTime::from_hms_micro_opt(n(4)?, n(5)?, n(6).unwrap_or(0), micros)?;
-    let naive = date.and_time(time);
-    match c.get(8) {
-        None => Some(utc(naive)),
-        Some(tz) => parse_offset(tz.as_str())?
-            .from_local_datetime(&naive)
-            .single(),
-    }
+    };
+    Some(Parsed { local, offset })
 }
 
 /// The same wall-clock instant `months` calendar months earlier, the day clamped to the

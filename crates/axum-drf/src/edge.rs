@@ -4,8 +4,9 @@
 //! - a request-header size limit (431 with a DRF-shaped body);
 //! - Django's `ALLOWED_HOSTS` ([`AllowedHosts`]): any other `Host` gets Django's 400 page, and
 //!   the checked one travels on as [`CheckedHost`] for absolute links;
-//! - DRF's format suffixes (`/friends.json`, `/friends/5.json/`), which rewrite the path and
-//!   so must run before routing;
+//! - Django's view of the path: percent-decoded and re-escaped, router parameters without
+//!   dots, DRF's format suffixes (`/friends.json`, `/friends/5.json/`) only on router
+//!   routes — all of which rewrite or answer the request and so must run before routing;
 //! - an `X-Request-Id` (the client's, or a cheap process-unique one) echoed on the response;
 //! - the security headers Django's middleware adds (`X-Content-Type-Options: nosniff`,
 //!   `X-Frame-Options: DENY`, `Referrer-Policy` and `Cross-Origin-Opener-Policy:
@@ -18,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use axum::extract::Request;
+use axum::extract::{OriginalUri, Request};
 use axum::http::{HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::Response;
 use futures::future::{Either, Ready};
@@ -27,7 +28,7 @@ use tower::Service;
 
 use crate::error::json_response;
 use crate::hosts::{AllowedHosts, CheckedHost, DisallowedHost};
-use crate::routing::{matches, split_suffix, FormatSuffix};
+use crate::routing::{canonical_path, no_route, resolve, FormatSuffix, Resolved, RoutePattern};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -36,13 +37,14 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// ```
 /// use axum_drf::edge::Edge;
 /// let router: axum::Router = axum::Router::new().route("/x/", axum::routing::get(|| async { "x" }));
-/// let service = Edge::new(router, vec!["/x/".to_owned()], 64 * 1024);
+/// let routes = axum_drf::routing::Routes::<()>::new().route("/x/", axum::routing::get(|| async { "x" }));
+/// let service = Edge::new(router, routes.patterns(), 64 * 1024);
 /// # let _ = service;
 /// ```
 #[derive(Clone)]
 pub struct Edge<S> {
     inner: S,
-    patterns: Arc<Vec<String>>,
+    patterns: Arc<Vec<RoutePattern>>,
     max_header_bytes: usize,
     hosts: Arc<AllowedHosts>,
 }
@@ -59,10 +61,11 @@ fn next_request_id() -> HeaderValue {
 }
 
 impl<S> Edge<S> {
-    /// `inner` behind the edge; `patterns` are the router's paths (for format suffixes).
+    /// `inner` behind the edge; `patterns` are the router's paths (for format suffixes and
+    /// Django's path converters).
     /// It answers the local hosts only ([`AllowedHosts::local`]) until
     /// [`Edge::allowed_hosts`] says otherwise.
-    pub fn new(inner: S, patterns: Vec<String>, max_header_bytes: usize) -> Self {
+    pub fn new(inner: S, patterns: Vec<RoutePattern>, max_header_bytes: usize) -> Self {
         Edge {
             inner,
             patterns: Arc::new(patterns),
@@ -146,7 +149,10 @@ where
                 return Either::Left(futures::future::ready(Ok(response)));
             }
         }
-        rewrite_suffix(&self.patterns, &mut req);
+        canonicalize_path(&mut req);
+        if let Some(response) = resolve_dotted(&self.patterns, &mut req) {
+            return Either::Left(futures::future::ready(Ok(finish(response))));
+        }
         let id = match req.headers().get(&REQUEST_ID) {
             Some(id) => id.clone(),
             None => {
@@ -182,28 +188,44 @@ fn finish(mut response: Response) -> Response {
     response
 }
 
-/// DRF's `format_suffix_patterns`: only paths that match no route themselves are
-/// rewritten, and only when the rewritten one does.
-fn rewrite_suffix(patterns: &[String], req: &mut Request) {
-    // Cheap test first: only a final segment with a dot can carry a suffix.
-    let path = req.uri().path();
-    let last = path.trim_end_matches('/').rsplit('/').next().unwrap_or("");
-    if !last.contains('.') {
-        return;
-    }
-    let Some((rewritten, format)) = split_suffix(path) else {
+/// Routes on the path as Django sees it (see [`canonical_path`]).
+fn canonicalize_path(req: &mut Request) {
+    let Some(path) = canonical_path(req.uri().path()) else {
         return;
     };
-    if patterns.iter().any(|p| matches(p, path)) || !patterns.iter().any(|p| matches(p, &rewritten))
-    {
-        return;
-    }
     let uri = match req.uri().query() {
-        Some(q) => format!("{rewritten}?{q}"),
-        None => rewritten,
+        Some(q) => format!("{path}?{q}"),
+        None => path,
     };
     if let Ok(uri) = uri.parse::<Uri>() {
         *req.uri_mut() = uri;
-        req.extensions_mut().insert(FormatSuffix(format));
+    }
+}
+
+/// A path with a dot is where Django's resolver and axum's differ: a router parameter never
+/// holds a dot, and router routes take DRF's format suffixes. Such a path is rewritten to
+/// its route (the suffix kept for content negotiation), or answered here when no route
+/// takes it. An empty segment (`//`) is no parameter either, though axum's router would
+/// take it for one. Other paths route as axum routes them.
+fn resolve_dotted(patterns: &[RoutePattern], req: &mut Request) -> Option<Response> {
+    let path = req.uri().path();
+    if !path.contains('.') && !path.contains("//") {
+        return None;
+    }
+    match resolve(patterns, req.uri().path()) {
+        Resolved::Direct => None,
+        Resolved::NoRoute => Some(no_route(patterns, req.uri())),
+        Resolved::Suffix { path, format } => {
+            let uri = match req.uri().query() {
+                Some(q) => format!("{path}?{q}"),
+                None => path,
+            };
+            let uri = uri.parse::<Uri>().ok()?;
+            // Views see the path as requested (DRF's `request.path`), e.g. for page links.
+            let original = std::mem::replace(req.uri_mut(), uri);
+            req.extensions_mut().insert(OriginalUri(original));
+            req.extensions_mut().insert(FormatSuffix(format));
+            None
+        }
     }
 }

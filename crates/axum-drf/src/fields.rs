@@ -9,6 +9,8 @@ use crate::error::ApiError;
 pub const REQUIRED: &str = "This field is required.";
 /// DRF's `This field may not be null.`
 pub const NULL: &str = "This field may not be null.";
+/// DRF's `ProhibitNullCharactersValidator` message.
+pub const NUL_CHARACTERS: &str = "Null characters are not allowed.";
 /// DRF's `This field may not be blank.`
 pub const BLANK: &str = "This field may not be blank.";
 
@@ -153,6 +155,28 @@ impl CharField {
 
     /// Validates a present value.
     pub fn validate_value(&self, value: &Value) -> Result<Option<String>, Vec<String>> {
+        self.validate_value_with(value, |_, _| {}, |_, _| {})
+    }
+
+    /// [`CharField::validate_value`] with extra validators on the cleaned text, `before` and
+    /// `after` the field's own (max length, NUL, surrogates): DRF runs them all, in that
+    /// order, and reports every failure.
+    ///
+    /// ```
+    /// use axum_drf::fields::CharField;
+    /// let r = CharField::new().max_length(2).validate_value_with(
+    ///     &serde_json::json!("abc"),
+    ///     |_, errors| errors.push("first".into()),
+    ///     |_, _| {},
+    /// );
+    /// assert_eq!(r.unwrap_err()[0], "first");
+    /// ```
+    pub fn validate_value_with(
+        &self,
+        value: &Value,
+        before: impl FnOnce(&str, &mut Vec<String>),
+        after: impl FnOnce(&str, &mut Vec<String>),
+    ) -> Result<Option<String>, Vec<String>> {
         let text = match value {
             Value::Null if self.allow_null => return Ok(None),
             Value::Null => return Err(vec![NULL.into()]),
@@ -165,7 +189,12 @@ impl CharField {
             }
         };
         let trimmed = if self.trim_whitespace {
-            text.trim_matches(char::is_whitespace).to_owned()
+            let stripped = crate::python::strip(&text);
+            if stripped.len() == text.len() {
+                text
+            } else {
+                stripped.to_owned()
+            }
         } else {
             text
         };
@@ -176,12 +205,25 @@ impl CharField {
                 Err(vec![BLANK.into()])
             };
         }
+        let mut errors = Vec::new();
+        before(&trimmed, &mut errors);
         if let Some(max) = self.max_length {
             if trimmed.chars().count() > max {
-                return Err(vec![max_length_message(max)]);
+                errors.push(max_length_message(max));
             }
         }
-        Ok(Some(trimmed))
+        if trimmed.contains('\0') {
+            errors.push(NUL_CHARACTERS.into());
+        }
+        if let Some(s) = trimmed.chars().find_map(crate::parsers::lone_surrogate) {
+            errors.push(format!("Surrogate characters are not allowed: U+{s:X}."));
+        }
+        after(&trimmed, &mut errors);
+        if errors.is_empty() {
+            Ok(Some(trimmed))
+        } else {
+            Err(errors)
+        }
     }
 }
 
@@ -254,50 +296,165 @@ pub fn python_float_repr(f: f64) -> String {
     format!("{sign}{body}")
 }
 
-/// Django's `EmailValidator`: the same user-part and domain rules, `localhost` allowed,
-/// IP literals in brackets.
+/// Django's `EmailValidator` message (also DRF's `EmailField` `invalid`).
+pub const INVALID_EMAIL: &str = "Enter a valid email address.";
+
+/// DRF's `EmailField`: a [`CharField`] whose type error reads [`INVALID_EMAIL`], followed
+/// by Django's `EmailValidator`.
+///
+/// ```
+/// use axum_drf::fields::{CharField, EmailField};
+/// let field = EmailField(CharField::new().required(false).allow_blank(true).max_length(254));
+/// assert_eq!(field.validate_value(&serde_json::json!(" a@b.co ")), Ok(Some("a@b.co".into())));
+/// assert!(field.validate_value(&serde_json::json!("a@b")).is_err());
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct EmailField(pub CharField);
+
+impl EmailField {
+    /// Validates `data[name]` (see [`CharField::validate`]).
+    pub fn validate(
+        &self,
+        data: &Map<String, Value>,
+        name: &str,
+    ) -> Result<Option<String>, Vec<String>> {
+        match data.get(name) {
+            None if self.0.required => Err(vec![REQUIRED.into()]),
+            None => Ok(None),
+            Some(v) => self.validate_value(v),
+        }
+    }
+
+    /// Validates a present value.
+    pub fn validate_value(&self, value: &Value) -> Result<Option<String>, Vec<String>> {
+        let text = match value {
+            Value::Null | Value::String(_) | Value::Number(_) => value,
+            _ => return Err(vec![INVALID_EMAIL.into()]),
+        };
+        self.0.validate_value_with(
+            text,
+            |_, _| {},
+            |email, errors| {
+                if !is_valid_email(email) {
+                    errors.push(INVALID_EMAIL.into());
+                }
+            },
+        )
+    }
+}
+
+/// Django 5.2's `EmailValidator` (`domain_allowlist = ["localhost"]`), hand-written because
+/// its domain pattern needs look-around, which the `regex` crate lacks, and because
+/// Python's case-insensitive `[A-Z]` also matches `İ ı ſ K`.
 ///
 /// ```
 /// use axum_drf::fields::is_valid_email;
 /// assert!(is_valid_email("alice@example.com"));
+/// assert!(is_valid_email("alice@bücher.example"));
 /// assert!(!is_valid_email("not-an-email"));
 /// ```
 pub fn is_valid_email(value: &str) -> bool {
-    use std::sync::OnceLock;
-    static USER: OnceLock<regex::Regex> = OnceLock::new();
-    static DOMAIN: OnceLock<regex::Regex> = OnceLock::new();
-    static LITERAL: OnceLock<regex::Regex> = OnceLock::new();
     if value.is_empty() || value.chars().count() > 320 {
         return false;
     }
     let Some((user, domain)) = value.rsplit_once('@') else {
         return false;
     };
-    let user_re = USER.get_or_init(|| {
-        regex::Regex::new(
-            r#"(?i)(^[-!#$%&'*+/=?^_`{}|~0-9A-Z]+(\.[-!#$%&'*+/=?^_`{}|~0-9A-Z]+)*$|^"([\x01-\x08\x0b\x0c\x0e-\x1f!#-\[\]-\x7f]|\\[\x01-\x09\x0b\x0c\x0e-\x7f])*"$)"#,
-        )
-        .expect("valid regex")
-    });
-    if !user_re.is_match(user) {
+    email_user_part(user)
+        && (domain == "localhost" || email_domain_part(domain) || email_literal(domain))
+}
+
+/// Letters as Python's `re.IGNORECASE` `[A-Z]` sees them.
+fn ascii_letter_ignorecase(c: char) -> bool {
+    c.is_ascii_alphabetic() || matches!(c, '\u{130}' | '\u{131}' | '\u{17f}' | '\u{212a}')
+}
+
+fn email_user_part(user: &str) -> bool {
+    if let Some(inner) = user
+        .strip_prefix('"')
+        .and_then(|u| u.strip_suffix('"'))
+        .filter(|_| user.len() >= 2)
+    {
+        let mut chars = inner.chars();
+        while let Some(c) = chars.next() {
+            let ok = if c == '\\' {
+                chars.next().is_some_and(|e| {
+                    matches!(e, '\x01'..='\x09' | '\x0b' | '\x0c' | '\x0e'..='\x7f')
+                        || ascii_letter_ignorecase(e)
+                })
+            } else {
+                matches!(c, '\x01'..='\x08' | '\x0b' | '\x0c' | '\x0e'..='\x1f' | '!' | '#'..='[' | ']'..='\x7f')
+                    || ascii_letter_ignorecase(c)
+            };
+            if !ok {
+                return false;
+            }
+        }
+        return true;
+    }
+    !user.is_empty()
+        && user.split('.').all(|atom| {
+            !atom.is_empty()
+                && atom.chars().all(|c| {
+                    ascii_letter_ignorecase(c)
+                        || c.is_ascii_digit()
+                        || "-!#$%&'*+/=?^_`{}|~".contains(c)
+                })
+        })
+}
+
+/// DomainNameValidator's `ul`: U+00A1..U+FFFF (lone surrogates included, as the JSON
+/// parser stores them shifted).
+fn unicode_letter(c: char) -> bool {
+    ('\u{a1}'..='\u{ffff}').contains(&c) || crate::parsers::lone_surrogate(c).is_some()
+}
+
+fn email_domain_part(domain: &str) -> bool {
+    let labels: Vec<&str> = domain.split('.').collect();
+    let Some((tld, rest)) = labels.split_last() else {
+        return false;
+    };
+    if rest.is_empty() {
         return false;
     }
-    if domain == "localhost" {
-        return true;
+    let label_ok = |label: &str| {
+        let n = label.chars().count();
+        (1..=63).contains(&n)
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.chars().all(|c| {
+                ascii_letter_ignorecase(c) || c.is_ascii_digit() || c == '-' || unicode_letter(c)
+            })
+    };
+    if !rest.iter().all(|l| label_ok(l)) {
+        return false;
     }
-    let domain_re = DOMAIN.get_or_init(|| {
-        regex::Regex::new(r"(?i)^((?:[A-Z0-9](?:[A-Z0-9-]{0,61}[A-Z0-9])?\.)+)(?:[A-Z0-9-]{2,63})$")
-            .expect("valid regex")
-    });
-    // The regex crate has no look-behind; Django's `(?<!-)` is the `ends_with` check.
-    if domain_re.is_match(domain) && !domain.ends_with('-') {
-        return true;
-    }
-    let literal_re =
-        LITERAL.get_or_init(|| regex::Regex::new(r"(?i)^\[([A-F0-9:.]+)\]$").expect("valid regex"));
-    literal_re
-        .captures(domain)
-        .is_some_and(|c| c[1].parse::<std::net::IpAddr>().is_ok())
+    let n = tld.chars().count();
+    let plain = (2..=63).contains(&n)
+        && !tld.starts_with('-')
+        && !tld.ends_with('-')
+        && tld
+            .chars()
+            .all(|c| ascii_letter_ignorecase(c) || c == '-' || unicode_letter(c));
+    let punycode = tld.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("xn--"))
+        && (1..=59).contains(&tld[4..].chars().count())
+        && tld[4..]
+            .chars()
+            .all(|c| ascii_letter_ignorecase(c) || c.is_ascii_digit());
+    plain || punycode
+}
+
+/// `\[([A-F0-9:.]+)\]` holding an address `validate_ipv46_address` accepts.
+fn email_literal(domain: &str) -> bool {
+    let Some(ip) = domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) else {
+        return false;
+    };
+    !ip.is_empty()
+        && ip
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        && (ip.parse::<std::net::Ipv4Addr>().is_ok()
+            || (ip.len() <= 39 && ip.parse::<std::net::Ipv6Addr>().is_ok()))
 }
 
 #[cfg(test)]

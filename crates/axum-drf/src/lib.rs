@@ -57,9 +57,12 @@ pub mod fields;
 pub mod hosts;
 pub mod mail;
 pub mod openapi;
+#[cfg(test)]
+mod oracle;
 pub mod pagination;
 pub mod parsers;
 pub mod permissions;
+pub mod python;
 pub mod request;
 pub mod resource;
 pub mod routing;

@@ -3,24 +3,32 @@
 
 use serde_json::{json, Value};
 
+use crate::python::PyInt;
 use crate::request::ApiRequest;
 
 /// A page request parsed from `?limit=&offset=`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LimitOffset {
-    /// Rows per page.
+    /// Rows per page, for SQL (saturated at `i64::MAX`).
     pub limit: i64,
-    /// Rows skipped.
+    /// Rows skipped, for SQL (saturated at `i64::MAX`).
     pub offset: i64,
+    // The exact Python integers, which the links carry even beyond 64 bits.
+    exact_limit: PyInt,
+    exact_offset: PyInt,
 }
 
 impl LimitOffset {
-    /// Parses the query: a missing, invalid, zero or negative limit falls back to
-    /// `default_limit`; a bad or negative offset to 0; `max_limit` caps the limit.
+    /// Parses the query as DRF's `_positive_int` does (Python's `int()`): a missing,
+    /// invalid, zero or negative limit falls back to `default_limit`; a bad or negative
+    /// offset to 0; `max_limit` caps the limit. Values of any size are kept exactly.
     ///
     /// ```
     /// use axum_drf::pagination::LimitOffset;
-    /// assert_eq!(LimitOffset::parse(Some("-3"), Some("5"), 100, None), LimitOffset { limit: 100, offset: 5 });
+    /// let page = LimitOffset::parse(Some("-3"), Some(" 5"), 100, None);
+    /// assert_eq!((page.limit, page.offset), (100, 5));
+    /// let huge = LimitOffset::parse(Some("99999999999999999999"), None, 100, None);
+    /// assert_eq!(huge.limit, i64::MAX);
     /// ```
     pub fn parse(
         limit: Option<&str>,
@@ -28,13 +36,24 @@ impl LimitOffset {
         default_limit: i64,
         max_limit: Option<i64>,
     ) -> Self {
-        let limit = limit
-            .and_then(python_int)
-            .filter(|n| *n > 0)
-            .map(|n| max_limit.map_or(n, |m| n.min(m)))
-            .unwrap_or(default_limit);
-        let offset = offset.and_then(python_int).filter(|n| *n >= 0).unwrap_or(0);
-        LimitOffset { limit, offset }
+        let exact_limit = limit
+            .and_then(PyInt::parse)
+            .filter(|n| !n.is_negative() && !n.is_zero())
+            .map(|n| match max_limit {
+                Some(m) if m > 0 && PyInt::from_i64(m).lt(&n) => PyInt::from_i64(m),
+                _ => n,
+            })
+            .unwrap_or_else(|| PyInt::from_i64(default_limit));
+        let exact_offset = offset
+            .and_then(PyInt::parse)
+            .filter(|n| !n.is_negative())
+            .unwrap_or_else(|| PyInt::from_i64(0));
+        LimitOffset {
+            limit: exact_limit.to_i64().unwrap_or(i64::MAX),
+            offset: exact_offset.to_i64().unwrap_or(i64::MAX),
+            exact_limit,
+            exact_offset,
+        }
     }
 
     /// From a request's query string.
@@ -49,13 +68,13 @@ impl LimitOffset {
 
     /// The paginated body for `count` rows in all and this page's `results`.
     pub fn page(&self, req: &ApiRequest, count: i64, results: Vec<Value>) -> Value {
-        let (next, previous) = self.links(req, count);
+        let (next, previous) = self.request_links(req, count);
         json!({"count": count, "next": next, "previous": previous, "results": results})
     }
 
     /// [`LimitOffset::page`] around results already rendered as a JSON array.
     pub fn page_bytes(&self, req: &ApiRequest, count: i64, results: &[u8]) -> Vec<u8> {
-        let (next, previous) = self.links(req, count);
+        let (next, previous) = self.request_links(req, count);
         let mut out = Vec::with_capacity(results.len() + 160);
         out.extend_from_slice(b"{\"count\":");
         out.extend_from_slice(itoa::Buffer::new().format(count).as_bytes());
@@ -77,31 +96,44 @@ impl LimitOffset {
         out
     }
 
-    /// DRF's `get_next_link` / `get_previous_link`.
-    fn links(&self, req: &ApiRequest, count: i64) -> (Option<String>, Option<String>) {
+    fn request_links(&self, req: &ApiRequest, count: i64) -> (Option<String>, Option<String>) {
         let base = format!("{}{}", req.origin(), req.uri.path());
-        let query = req.uri.query().unwrap_or("");
-        let next = (self.offset + self.limit < count).then(|| {
-            let q = replace_query(
-                query,
-                &[("limit", self.limit), ("offset", self.offset + self.limit)],
-                &[],
-            );
-            link(&base, &q)
+        self.links(&base, req.uri.query().unwrap_or(""), count)
+    }
+
+    /// DRF's `get_next_link` / `get_previous_link` for the page of `base?query` (the
+    /// absolute URL as requested, format suffix included).
+    ///
+    /// ```
+    /// use axum_drf::pagination::LimitOffset;
+    /// let page = LimitOffset::parse(Some("2"), Some("1"), 100, None);
+    /// let (next, previous) = page.links("http://h/x.json", "limit=2&offset=1", 10);
+    /// assert_eq!(next.as_deref(), Some("http://h/x.json?limit=2&offset=3"));
+    /// assert_eq!(previous.as_deref(), Some("http://h/x.json?limit=2"));
+    /// ```
+    pub fn links(&self, base: &str, query: &str, count: i64) -> (Option<String>, Option<String>) {
+        let limit = self.exact_limit.to_string();
+        let end = self.exact_offset.add(&self.exact_limit);
+        let next = PyInt::from_i64(count).gt(&end).then(|| {
+            let offset = end.to_string();
+            link(
+                base,
+                &replace_query(query, &[("limit", &limit), ("offset", &offset)], &[]),
+            )
         });
-        let previous = (self.offset > 0).then(|| {
-            if self.offset - self.limit <= 0 {
+        let previous = (!self.exact_offset.is_zero()).then(|| {
+            let back = self.exact_offset.sub(&self.exact_limit);
+            if back.is_negative() || back.is_zero() {
                 link(
-                    &base,
-                    &replace_query(query, &[("limit", self.limit)], &["offset"]),
+                    base,
+                    &replace_query(query, &[("limit", &limit)], &["offset"]),
                 )
             } else {
-                let q = replace_query(
-                    query,
-                    &[("limit", self.limit), ("offset", self.offset - self.limit)],
-                    &[],
-                );
-                link(&base, &q)
+                let offset = back.to_string();
+                link(
+                    base,
+                    &replace_query(query, &[("limit", &limit), ("offset", &offset)], &[]),
+                )
             }
         });
         (next, previous)
@@ -116,33 +148,9 @@ fn link(base: &str, query: &str) -> String {
     }
 }
 
-/// Python's `int(str)` for the forms a client plausibly sends (sign, surrounding spaces,
-/// underscores between digits).
-fn python_int(s: &str) -> Option<i64> {
-    let t = s.trim();
-    let (neg, digits) = match t.as_bytes().first()? {
-        b'-' => (true, &t[1..]),
-        b'+' => (false, &t[1..]),
-        _ => (false, t),
-    };
-    if digits.is_empty()
-        || digits.starts_with('_')
-        || digits.ends_with('_')
-        || digits.contains("__")
-    {
-        return None;
-    }
-    let cleaned: String = digits.chars().filter(|c| *c != '_').collect();
-    if !cleaned.chars().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    let n: i64 = cleaned.parse().ok()?;
-    Some(if neg { -n } else { n })
-}
-
 /// DRF's `replace_query_param` / `remove_query_param`: parse (keeping blanks), set or drop
 /// keys, and re-encode with keys sorted, values in `quote_plus` form.
-pub fn replace_query(query: &str, set: &[(&str, i64)], remove: &[&str]) -> String {
+pub fn replace_query(query: &str, set: &[(&str, &str)], remove: &[&str]) -> String {
     let mut pairs: Vec<(String, Vec<String>)> = Vec::new();
     for (k, v) in form_urlencoded::parse(query.as_bytes()) {
         match pairs.iter_mut().find(|(key, _)| *key == k) {
@@ -152,7 +160,7 @@ pub fn replace_query(query: &str, set: &[(&str, i64)], remove: &[&str]) -> Strin
     }
     pairs.retain(|(k, _)| !remove.contains(&k.as_str()));
     for (key, value) in set {
-        let value = vec![value.to_string()];
+        let value = vec![(*value).to_owned()];
         match pairs.iter_mut().find(|(k, _)| k == key) {
             Some((_, values)) => *values = value,
             None => pairs.push(((*key).to_owned(), value)),
@@ -174,25 +182,28 @@ mod tests {
 
     #[test]
     fn limits_fall_back_like_drf() {
-        let p = |l, o| LimitOffset::parse(l, o, 100, None);
-        assert_eq!(p(Some("0"), None).limit, 100);
-        assert_eq!(
-            p(Some("abc"), Some("x")),
-            LimitOffset {
-                limit: 100,
-                offset: 0
-            }
-        );
-        assert_eq!(
-            p(Some(" 7 "), Some("-1")),
-            LimitOffset {
-                limit: 7,
-                offset: 0
-            }
-        );
+        let p = |l, o| {
+            let page = LimitOffset::parse(l, o, 100, None);
+            (page.limit, page.offset)
+        };
+        assert_eq!(p(Some("0"), None).0, 100);
+        assert_eq!(p(Some("abc"), Some("x")), (100, 0));
+        assert_eq!(p(Some(" 7 "), Some("-1")), (7, 0));
         assert_eq!(
             LimitOffset::parse(Some("500"), None, 100, Some(200)).limit,
             200
+        );
+    }
+
+    #[test]
+    fn huge_values_stay_exact_in_links() {
+        // Before: the offset overflowed into a negative number in the link.
+        let page = LimitOffset::parse(Some("9223372036854775807"), Some("5"), 100, None);
+        assert_eq!(page.links("http://h/x/", "", 10).0, None);
+        let page = LimitOffset::parse(Some("2"), Some("99999999999999999999"), 100, None);
+        assert_eq!(
+            page.links("http://h/x/", "", 10).1.as_deref(),
+            Some("http://h/x/?limit=2&offset=99999999999999999997")
         );
     }
 
@@ -201,17 +212,17 @@ mod tests {
         assert_eq!(
             replace_query(
                 "offset=4&limit=2&a=x+y",
-                &[("limit", 2), ("offset", 6)],
+                &[("limit", "2"), ("offset", "6")],
                 &[]
             ),
             "a=x+y&limit=2&offset=6"
         );
         assert_eq!(
-            replace_query("offset=2&limit=2", &[("limit", 2)], &["offset"]),
+            replace_query("offset=2&limit=2", &[("limit", "2")], &["offset"]),
             "limit=2"
         );
         assert_eq!(
-            replace_query("missing=&limit=1", &[("limit", 1)], &[]),
+            replace_query("missing=&limit=1", &[("limit", "1")], &[]),
             "limit=1&missing="
         );
     }

@@ -75,6 +75,8 @@ impl ApiRequest {
     pub fn object_data(&self) -> Result<Map<String, Value>, ApiError> {
         match self.data()? {
             Value::Object(map) => Ok(map),
+            // A JSON `null` body is DRF's `data=None`.
+            Value::Null => Err(ApiError::non_field("No data provided".to_owned())),
             other => Err(ApiError::non_field(format!(
                 "Invalid data. Expected a dictionary, but got {}.",
                 python_type_name(&other)

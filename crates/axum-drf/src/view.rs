@@ -44,6 +44,7 @@ use axum::routing::MethodRouter;
 use serde_json::{json, Value};
 
 use crate::auth::service::RequestHead;
+use crate::auth::service::SESSION_COOKIE;
 use crate::auth::{AuthService, Identity};
 use crate::browsable::{render_page, Browsable, PageRequest, PageView};
 use crate::client::{client_ip, peer_addr, TrustedProxies, NO_PROXIES};
@@ -463,74 +464,105 @@ impl<S: ApiState> View<S> {
             page.identity = identity.clone();
         }
 
-        let route = self.route(&parts.method);
-        let permission = self.permission_for(&state, &parts.method);
-        let perms = check_permissions(
-            auth.db(),
-            &permission,
-            &parts.method,
-            &identity,
-            self.model.as_ref(),
-            auth.challenge(),
-        )
-        .await?;
+        let session_ended = auth.session_ended(&parts.headers, &identity);
+        let result = async move {
+            let auth = state.auth();
+            let route = self.route(&parts.method);
+            let permission = self.permission_for(&state, &parts.method);
+            let perms = check_permissions(
+                auth.db(),
+                &permission,
+                &parts.method,
+                &identity,
+                self.model.as_ref(),
+                auth.challenge(),
+            )
+            .await?;
 
-        let secure = auth.is_secure(&parts.headers);
-        let client_ip = client_ip(
-            &parts.headers,
-            peer_addr(&parts.extensions).map(|a| a.ip()),
-            state.trusted_proxies(),
-        );
-        let host = parts
-            .extensions
-            .get::<crate::hosts::CheckedHost>()
-            .map(|h| h.0.clone());
-        let request = ApiRequest {
-            host,
-            method: parts.method,
-            uri: parts.uri,
-            headers: parts.headers,
-            body,
-            identity,
-            params,
-            format_suffix,
-            perms,
-            secure,
-            client_ip,
-        };
-        if let Some((page, _)) = page.as_mut() {
-            page.permitted = self.permitted_methods(&state, &request).await;
-        }
-        // DRF's `initial()`: throttles after permissions, before the method is looked at.
-        let pending = match state.throttling() {
-            Some(t) => {
-                // Credential limits guard the attempts (POST ...), not reads or metadata.
-                let credential = self
-                    .credential
-                    .as_ref()
-                    .filter(|_| !request.method.is_safe());
-                t.check(&request, self.throttle_scope.as_deref(), credential)
-                    .await?
-            }
-            None => None,
-        };
-        if request.method != Method::OPTIONS && route.is_none() {
-            return Err(ApiError::MethodNotAllowed(request.method));
-        }
-        let result = match route {
-            Some(route) if request.method != Method::OPTIONS => {
-                (route.handler)(state, request).await
-            }
-            _ => self.metadata(&state, request).await,
-        };
-        if let Some(pending) = pending {
-            let status = match &result {
-                Ok(response) => response.status(),
-                Err(e) => e.status(),
+            let secure = auth.is_secure(&parts.headers);
+            let client_ip = client_ip(
+                &parts.headers,
+                peer_addr(&parts.extensions).map(|a| a.ip()),
+                state.trusted_proxies(),
+            );
+            let host = parts
+                .extensions
+                .get::<crate::hosts::CheckedHost>()
+                .map(|h| h.0.clone());
+            let request = ApiRequest {
+                host,
+                method: parts.method,
+                // The path as requested, format suffix included (DRF's `request.path`).
+                uri: match parts.extensions.get::<axum::extract::OriginalUri>() {
+                    Some(original) if format_suffix.is_some() => original.0.clone(),
+                    _ => parts.uri,
+                },
+                headers: parts.headers,
+                body,
+                identity,
+                params,
+                format_suffix,
+                perms,
+                secure,
+                client_ip,
             };
-            pending.settle(status).await;
+            if let Some((page, _)) = page.as_mut() {
+                page.permitted = self.permitted_methods(&state, &request).await;
+            }
+            // DRF's `initial()`: throttles after permissions, before the method is looked at.
+            let pending = match state.throttling() {
+                Some(t) => {
+                    // Credential limits guard the attempts (POST ...), not reads or metadata.
+                    let credential = self
+                        .credential
+                        .as_ref()
+                        .filter(|_| !request.method.is_safe());
+                    t.check(&request, self.throttle_scope.as_deref(), credential)
+                        .await?
+                }
+                None => None,
+            };
+            if request.method != Method::OPTIONS && route.is_none() {
+                return Err(ApiError::MethodNotAllowed(request.method));
+            }
+            let result = match route {
+                Some(route) if request.method != Method::OPTIONS => {
+                    (route.handler)(state, request).await
+                }
+                _ => self.metadata(&state, request).await,
+            };
+            if let Some(pending) = pending {
+                let status = match &result {
+                    Ok(response) => response.status(),
+                    Err(e) => e.status(),
+                };
+                pending.settle(status).await;
+            }
+            result
         }
-        result
+        .await;
+        if !session_ended {
+            return result;
+        }
+        let mut response = result.unwrap_or_else(IntoResponse::into_response);
+        // A login in this request set a new session: that cookie stands.
+        let sets_session = response
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .any(|v| {
+                v.as_bytes()
+                    .strip_prefix(SESSION_COOKIE.as_bytes())
+                    .is_some_and(|rest| rest.starts_with(b"="))
+            });
+        if !sets_session {
+            if let Ok(v) =
+                HeaderValue::from_str(&crate::cookies::deletion(SESSION_COOKIE, "/", None))
+            {
+                response.headers_mut().append(header::SET_COOKIE, v);
+            }
+        }
+        Ok(response)
     }
 
     /// The policy for `method`: the route's own, else the view's, else the state's default,

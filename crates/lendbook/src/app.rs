@@ -179,9 +179,12 @@ pub fn router(mut state: AppState) -> AppService {
     }
     let patterns = routes.patterns();
     // Breadcrumbs link the prefixes of a path that are routes.
-    state.browsable = state
-        .browsable
-        .map(|b| Arc::new((*b).clone().patterns(patterns.clone())));
+    state.browsable = state.browsable.map(|b| {
+        Arc::new(
+            (*b).clone()
+                .patterns(patterns.iter().map(|p| p.path.clone()).collect()),
+        )
+    });
     let router = routes
         .into_router()
         .fallback(axum_drf::routing::append_slash_fallback(patterns.clone()))

@@ -689,6 +689,40 @@ fn smtp_urls_are_checked_when_the_configuration_loads() {
     );
 }
 
+/// djoser's `get_user` filters `email=<value>` exactly: a reset asked for another spelling
+/// of the address mails nobody, and the mail goes to the address as stored (the domain was
+/// lower-cased at registration, the local part kept).
+#[tokio::test(flavor = "multi_thread")]
+async fn reset_mail_goes_only_to_the_exact_stored_address() {
+    let mut t = MailApp::spawn(|_| {}).await;
+    t.register("mixed", "Mixed.Case@Example.COM").await;
+    for other in [
+        "mixed.case@example.com",
+        "MIXED.CASE@EXAMPLE.COM",
+        "Mixed.Case@Example.COM",
+    ] {
+        let (status, _) = t
+            .post(
+                "/api/auth/users/reset_password/",
+                None,
+                json!({"email": other}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        t.no_mail().await;
+    }
+    let (status, _) = t
+        .post(
+            "/api/auth/users/reset_password/",
+            None,
+            json!({"email": "\u{1c} Mixed.Case@example.com\u{3000}"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let mail = t.next_mail().await;
+    assert!(mail.contains("To: Mixed.Case@example.com"), "{mail}");
+}
+
 /// The audit log's `(kind, username)` pairs, oldest first, once the queue is written.
 async fn audit_kinds(app: &TestApp) -> Vec<(String, String)> {
     app.state.auth.audit_log().flush().await;

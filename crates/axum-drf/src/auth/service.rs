@@ -716,6 +716,15 @@ impl AuthService {
         Ok(())
     }
 
+    /// Whether the request carries a `sessionid` cookie that authenticated nobody (the session
+    /// ended elsewhere, or never existed) while session authentication was consulted: Django's
+    /// `SessionMiddleware` then deletes the cookie in the response.
+    pub fn session_ended(&self, headers: &HeaderMap, identity: &Identity) -> bool {
+        identity.user.is_none()
+            && headers.get(header::AUTHORIZATION).is_none()
+            && cookies::get_cookie(&cookie_header(headers), SESSION_COOKIE).is_some()
+    }
+
     /// DRF's authentication step: Token first, then Session (with CSRF on unsafe methods).
     pub async fn authenticate(&self, req: RequestHead<'_>) -> Result<Identity, ApiError> {
         let header = req.headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());

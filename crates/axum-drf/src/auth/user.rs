@@ -221,13 +221,14 @@ impl Users {
         Ok(())
     }
 
-    /// The users with this email (case-insensitive, as Django's password reset form matches)
-    /// and active flag, oldest first.
+    /// The users with exactly this email and active flag, oldest first: djoser's
+    /// `get_user` filters `email=<value>` (an exact, case-sensitive match; unlike Django's own
+    /// password reset form, which uses `iexact`), and mails the address as stored.
     pub async fn by_email(&self, email: &str, is_active: bool) -> Result<Vec<User>, StoreError> {
         const SQL: &str = concat!(
             "SELECT ",
             user_columns!(),
-            " FROM auth_user WHERE LOWER(email) = LOWER($1) AND is_active = $2 ORDER BY id"
+            " FROM auth_user WHERE email = $1 AND is_active = $2 ORDER BY id"
         );
         self.db
             .query(SQL, vec![email.into(), is_active.into()])
@@ -321,10 +322,38 @@ pub fn normalize_email(email: &str) -> String {
     }
 }
 
-/// Django's `UnicodeUsernameValidator`: letters, digits and `@ . + - _` only.
+/// Django's `UnicodeUsernameValidator` message.
+pub const USERNAME_INVALID: &str =
+    "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.";
+
+/// Django's `UnicodeUsernameValidator`: `^[\w.@+-]+\Z`, where Python's `\w` is a letter
+/// (`L*`), a number (`N*`) or `_`.
 pub fn is_valid_username(username: &str) -> bool {
-    !username.is_empty()
-        && username
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '@' | '.' | '+' | '-' | '_'))
+    use std::sync::OnceLock;
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    RE.get_or_init(|| regex::Regex::new(r"^[\p{L}\p{N}_.@+-]+\z").expect("valid regex"))
+        .is_match(username)
+}
+
+/// `User.username` as DRF's `ModelSerializer` builds it (a `CharField` with
+/// `max_length=150` and Django's validators, uniqueness left to the caller): the cleaned,
+/// not yet normalised, name.
+///
+/// ```
+/// use axum_drf::auth::user::validate_username;
+/// assert_eq!(validate_username(&serde_json::json!(" ann ")), Ok(Some("ann".into())));
+/// assert!(validate_username(&serde_json::json!("a b")).is_err());
+/// ```
+pub fn validate_username(value: &serde_json::Value) -> Result<Option<String>, Vec<String>> {
+    crate::fields::CharField::new()
+        .max_length(150)
+        .validate_value_with(
+            value,
+            |name, errors| {
+                if !is_valid_username(name) {
+                    errors.push(USERNAME_INVALID.into());
+                }
+            },
+            |_, _| {},
+        )
 }

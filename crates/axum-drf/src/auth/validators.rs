@@ -190,12 +190,7 @@ fn is_common(password: &str) -> bool {
     passwords.contains(python_strip(&password.to_lowercase()))
 }
 
-/// Python's `str.strip()` with no argument: Unicode `White_Space` plus the
-/// four ASCII information separators U+001C..U+001F, which Python counts as
-/// whitespace and Rust's `trim` does not.
-fn python_strip(s: &str) -> &str {
-    s.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
-}
+use crate::python::strip as python_strip;
 
 /// `NumericPasswordValidator.validate`: Python's `str.isdigit()`, which is
 /// false for the empty string and accepts more than ASCII digits (e.g. `²`,

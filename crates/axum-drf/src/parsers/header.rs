@@ -32,16 +32,7 @@ impl HeaderValue {
     }
 }
 
-/// Python's `str.isspace()`, which `strip()` uses: Unicode whitespace plus the information
-/// separators U+001C..U+001F that Rust does not count as whitespace.
-pub(crate) fn py_isspace(c: char) -> bool {
-    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
-}
-
-/// Python's `str.strip()` without arguments.
-pub(crate) fn py_strip(s: &str) -> &str {
-    s.trim_matches(py_isspace)
-}
+pub(crate) use crate::python::strip as py_strip;
 
 /// Django's `parse_header_parameters(line)`. `Err(())` is Django's `ValueError` for an
 /// RFC 2231 value naming an unknown charset.

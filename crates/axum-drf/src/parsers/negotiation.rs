@@ -57,7 +57,13 @@ impl Negotiated {
             return None;
         }
         let params = parse_header_parameters(&self.media_type).ok()?;
-        let indent = py_int(params.get("indent")?)?;
+        let indent = crate::python::PyInt::parse(params.get("indent")?)?;
+        // Clamped to 0..=8 as DRF does, so any size saturates.
+        let indent = if indent.is_negative() {
+            0
+        } else {
+            indent.to_i64().unwrap_or(i64::MAX)
+        };
         match indent.clamp(0, 8) {
             0 => None,
             n => Some(n as usize),
@@ -263,30 +269,4 @@ pub fn select_renderer_from(
 /// ```
 pub fn negotiate(accept: Option<&str>, format: Option<&str>) -> Result<(), NegotiationError> {
     select_renderer(accept, format).map(|_| ())
-}
-
-/// Python's `int(s)` for the `indent` parameter, saturated (it is clamped to 0..=8 anyway):
-/// surrounding whitespace, a sign, and `_` between digits are allowed.
-fn py_int(s: &str) -> Option<i64> {
-    let s = py_strip(s);
-    let (negative, digits) = match s.as_bytes().first()? {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty()
-        || digits.starts_with('_')
-        || digits.ends_with('_')
-        || digits.contains("__")
-        || !digits.bytes().all(|b| b.is_ascii_digit() || b == b'_')
-    {
-        return None;
-    }
-    let magnitude = digits
-        .bytes()
-        .filter(u8::is_ascii_digit)
-        .fold(0i64, |acc, d| {
-            acc.saturating_mul(10).saturating_add(i64::from(d - b'0'))
-        });
-    Some(if negative { -magnitude } else { magnitude })
 }

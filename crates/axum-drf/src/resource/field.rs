@@ -2,8 +2,9 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::datetime::{format_datetime, parse_datetime, INVALID_DATETIME};
+use crate::datetime::{format_datetime, validate_datetime, INVALID_DATETIME};
 use crate::fields::{python_number, CharField, NULL, REQUIRED};
+use crate::python::PyInt;
 use crate::request::python_type_name;
 use crate::store::{Row, StoreError, Value as Sql};
 
@@ -264,9 +265,9 @@ pub(crate) fn parse(field: &Field, value: &Value, form: bool) -> Result<Parsed, 
             Value::Null => Err(vec![NULL.into()]),
             // An empty form field means "no value" for a nullable field, as DRF reads HTML input.
             Value::String(s) if form && s.is_empty() && nullable => Ok(Parsed::Value(Sql::Null)),
-            Value::String(s) => parse_datetime(s)
+            Value::String(s) => validate_datetime(s)
                 .map(|t| Parsed::Value(Sql::Int(t)))
-                .ok_or_else(|| vec![INVALID_DATETIME.into()]),
+                .map_err(|message| vec![message.into()]),
             _ => Err(vec![INVALID_DATETIME.into()]),
         },
         FieldKind::Related { .. } => parse_pk(value),
@@ -283,43 +284,31 @@ fn incorrect_type(v: &Value) -> Vec<String> {
 
 /// DRF's `PrimaryKeyRelatedField` input rules: ints, numeric strings (Python `int()`), and
 /// floats (Django truncates them) are looked up; booleans, lists and objects are type errors.
-fn parse_pk(value: &Value) -> Result<Parsed, Vec<String>> {
+/// `id: None` is an integer no row can have (beyond 64 bits).
+pub(crate) fn parse_pk(value: &Value) -> Result<Parsed, Vec<String>> {
     match value {
         Value::Null => Err(vec![NULL.into()]),
         Value::String(s) if s.is_empty() => Err(vec![NULL.into()]),
         Value::Number(n) => {
-            let id = n.as_i64().or_else(|| n.as_f64().map(|f| f.trunc() as i64));
+            let id = n.as_i64().or_else(|| {
+                let f = n.as_f64()?.trunc();
+                // `as` saturates: only values inside the range are ids.
+                (f >= i64::MIN as f64 && f < i64::MAX as f64).then_some(f as i64)
+            });
             Ok(Parsed::Reference {
                 id,
                 shown: python_number(n),
             })
         }
-        Value::String(s) => match python_int(s) {
+        Value::String(s) => match PyInt::parse(s) {
             Some(parsed) => Ok(Parsed::Reference {
-                id: parsed,
+                id: parsed.to_i64(),
                 shown: s.clone(),
             }),
             None => Err(incorrect_type(value)),
         },
         other => Err(incorrect_type(other)),
     }
-}
-
-/// Python's `int(str)`: `None` when not an integer literal; `Some(None)` when it is one
-/// but out of range (then it can match no row).
-fn python_int(s: &str) -> Option<Option<i64>> {
-    let t = s.trim();
-    let body = t.strip_prefix(['+', '-']).unwrap_or(t);
-    if body.is_empty()
-        || body.starts_with('_')
-        || body.ends_with('_')
-        || body.contains("__")
-        || !body.chars().all(|c| c.is_ascii_digit() || c == '_')
-    {
-        return None;
-    }
-    let cleaned: String = t.chars().filter(|c| *c != '_').collect();
-    Some(cleaned.parse().ok())
 }
 
 /// Collects validated columns for an insert or update; see [`super::Resource`].

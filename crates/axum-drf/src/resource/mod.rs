@@ -15,7 +15,7 @@
 //! assert_eq!(belongings.basename(), "belongings");
 //! ```
 
-mod field;
+pub(crate) mod field;
 mod query;
 mod routes;
 

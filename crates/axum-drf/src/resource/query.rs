@@ -161,7 +161,7 @@ impl Resource {
         db: &Database,
         user: Option<&User>,
         filters: &[&ListFilter],
-        page: LimitOffset,
+        page: &LimitOffset,
     ) -> Result<(i64, Vec<u8>), ApiError> {
         let named = (self.params)();
         let mut where_params = Vec::new();

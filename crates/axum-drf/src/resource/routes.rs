@@ -15,8 +15,9 @@ use crate::error::{json_response, ApiError};
 use crate::openapi::{ResourceDoc, ResourceRoute};
 use crate::pagination::LimitOffset;
 use crate::permissions::check_object_permissions;
+use crate::python::PyInt;
 use crate::request::ApiRequest;
-use crate::routing::Routes;
+use crate::routing::{RouteKind, Routes};
 use crate::store::StoreError;
 use crate::view::{ApiState, View};
 
@@ -88,7 +89,7 @@ impl<S: ApiState> ResourceRouter<S> {
                 let names = names.clone();
                 async move { api_root(prefix, &names, &req) }
             });
-        let mut routes = Routes::new().route(&format!("{prefix}/"), root);
+        let mut routes = Routes::new().route_as(&format!("{prefix}/"), RouteKind::RouterRoot, root);
         let targets: Vec<_> = self
             .resources
             .iter()
@@ -191,8 +192,8 @@ fn resource_routes<S: ApiState>(
             }
         });
     let mut routes = Routes::new()
-        .route(&base, list)
-        .route(&format!("{base}{{pk}}/"), detail);
+        .route_as(&base, RouteKind::Router, list)
+        .route_as(&format!("{base}{{pk}}/"), RouteKind::Router, detail);
     for action in actions {
         let handler = action.handler.clone();
         let r = r.clone();
@@ -206,6 +207,12 @@ fn resource_routes<S: ApiState>(
                 let handler = handler.clone();
                 let r = r.clone();
                 async move {
+                    // DRF routes `<action>.json` to the action, whose handler then fails on
+                    // the unexpected `format` argument (a 500 on the reference): a format
+                    // suffix never runs an action here.
+                    if req.format_suffix.is_some() {
+                        return Err(ApiError::NotFound("Not found.".into()));
+                    }
                     let object = load(&r, &s, &req).await?;
                     let object = ObjectRef {
                         resource: r.clone(),
@@ -216,7 +223,11 @@ fn resource_routes<S: ApiState>(
                     handler(s, req, object).await
                 }
             });
-        routes = routes.route(&format!("{base}{{pk}}/{}/", action.path), view);
+        routes = routes.route_as(
+            &format!("{base}{{pk}}/{}/", action.path),
+            RouteKind::Router,
+            view,
+        );
     }
     routes
 }
@@ -243,7 +254,7 @@ async fn list<S: ApiState>(r: Arc<Resource>, s: S, req: ApiRequest) -> Result<Re
         .filter(|f| matches!(req.query_param(f.param).as_deref(), Some("true" | "1")))
         .collect();
     let (count, results) = r
-        .list(s.auth().db(), req.identity.user(), &filters, page)
+        .list(s.auth().db(), req.identity.user(), &filters, &page)
         .await?;
     let body = page.page_bytes(&req, count, &results);
     Ok(crate::error::json_bytes_response(StatusCode::OK, body))
@@ -276,16 +287,12 @@ async fn create<S: ApiState>(
 
 /// DRF's `get_object`: the scoped lookup (404), then the object permission check.
 async fn load<S: ApiState>(r: &Resource, s: &S, req: &ApiRequest) -> Result<Loaded, ApiError> {
-    let raw = req.param("pk").unwrap_or_default();
-    let numeric = {
-        let digits = raw.strip_prefix('-').unwrap_or(raw);
-        !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
-    };
-    if !numeric {
-        // Django's int() lookup fails before any query: a plain "Not found.".
+    // Django's integer lookup runs Python's int() on the URL segment: not an integer is a
+    // plain "Not found." before any query, one beyond 64 bits matches no row.
+    let Some(pk) = PyInt::parse(req.param("pk").unwrap_or_default()) else {
         return Err(ApiError::NotFound("Not found.".into()));
-    }
-    let Ok(id) = raw.parse::<i64>() else {
+    };
+    let Some(id) = pk.to_i64() else {
         return Err(r.not_found());
     };
     let object = r

@@ -10,7 +10,7 @@ use axum_drf::auth::{ClientInfo, Credential, NewUser, TokenMode, User};
 use axum_drf::fields::{CharField, Errors};
 use axum_drf::pagination::LimitOffset;
 use axum_drf::permissions::AllowAny;
-use axum_drf::routing::Routes;
+use axum_drf::routing::{RouteKind, Routes};
 use axum_drf::store::{StoreError, Value as Sql};
 use axum_drf::throttling::CredentialThrottle;
 use axum_drf::{json, ApiError, ApiRequest, View};
@@ -48,17 +48,19 @@ pub fn routes() -> Routes<AppState> {
         .route("/api/auth/token/login", token_login())
         .route("/api/auth/token/logout/", token_logout())
         .route("/api/auth/token/logout", token_logout())
-        .route("/api/auth/", api_root())
-        .route(
+        .route_as("/api/auth/", RouteKind::RouterRoot, api_root())
+        .route_as(
             "/api/auth/users/",
+            RouteKind::Router,
             View::new("User List")
                 .action_metadata(Method::POST, user_metadata())
                 .get(list_users)
                 .on_with(Method::POST, AllowAny, create_user)
                 .credential_throttle(throttles::register()),
         )
-        .route(
+        .route_as(
             "/api/auth/users/me/",
+            RouteKind::Router,
             // DRF names an extra action after its function; the reference's OPTIONS here
             // fails (djoser's `get_object` swap misses metadata), so ours shows what it meant.
             View::new("Me")
@@ -68,9 +70,14 @@ pub fn routes() -> Routes<AppState> {
                 .on(Method::PATCH, users::me_update)
                 .on(Method::DELETE, users::me_destroy),
         )
-        .route("/api/auth/users/{id}/", users::detail_route())
-        .route(
+        .route_as(
+            "/api/auth/users/{id}/",
+            RouteKind::Router,
+            users::detail_route(),
+        )
+        .route_as(
             "/api/auth/users/set_password/",
+            RouteKind::Router,
             action(
                 "Set password",
                 false,
@@ -78,8 +85,9 @@ pub fn routes() -> Routes<AppState> {
                 users::set_password,
             ),
         )
-        .route(
+        .route_as(
             "/api/auth/users/set_username/",
+            RouteKind::Router,
             action(
                 "Set username",
                 false,
@@ -87,8 +95,9 @@ pub fn routes() -> Routes<AppState> {
                 users::set_username,
             ),
         )
-        .route(
+        .route_as(
             "/api/auth/users/reset_password/",
+            RouteKind::Router,
             action(
                 "Reset password",
                 true,
@@ -96,8 +105,9 @@ pub fn routes() -> Routes<AppState> {
                 links::reset_password,
             ),
         )
-        .route(
+        .route_as(
             "/api/auth/users/reset_password_confirm/",
+            RouteKind::Router,
             action(
                 "Reset password confirm",
                 true,
@@ -105,8 +115,9 @@ pub fn routes() -> Routes<AppState> {
                 links::reset_password_confirm,
             ),
         )
-        .route(
+        .route_as(
             "/api/auth/users/reset_username/",
+            RouteKind::Router,
             action(
                 "Reset username",
                 true,
@@ -114,8 +125,9 @@ pub fn routes() -> Routes<AppState> {
                 links::reset_username,
             ),
         )
-        .route(
+        .route_as(
             "/api/auth/users/reset_username_confirm/",
+            RouteKind::Router,
             action(
                 "Reset username confirm",
                 true,
@@ -123,8 +135,9 @@ pub fn routes() -> Routes<AppState> {
                 links::reset_username_confirm,
             ),
         )
-        .route(
+        .route_as(
             "/api/auth/users/activation/",
+            RouteKind::Router,
             action(
                 "Activation",
                 true,
@@ -132,8 +145,9 @@ pub fn routes() -> Routes<AppState> {
                 links::activation,
             ),
         )
-        .route(
+        .route_as(
             "/api/auth/users/resend_activation/",
+            RouteKind::Router,
             // djoser answers a bare 400 while activation emails are off.
             action(
                 "Resend activation",
@@ -243,7 +257,7 @@ async fn create_user(state: AppState, req: ApiRequest) -> Result<Response, ApiEr
     let data = req.object_data()?;
     let mut errors = Errors::default();
 
-    let username = validation::username(&state, &data, "username", &mut errors).await?;
+    let username = validation::username(&state, &data, "username", true, &mut errors).await?;
     let email = validation::optional_email(&data, &mut errors).unwrap_or_default();
 
     let password = errors

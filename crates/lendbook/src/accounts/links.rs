@@ -209,7 +209,8 @@ pub async fn reset_username_confirm(
     let data = req.object_data()?;
     let mut errors = Errors::default();
     // djoser declares only `new_username` as a field; uid and token are read raw.
-    let new_username = validation::username(&state, &data, "new_username", &mut errors).await?;
+    let new_username =
+        validation::username(&state, &data, "new_username", false, &mut errors).await?;
     errors.into_result()?;
     let new_username =
         new_username.ok_or_else(|| ApiError::Internal("validated field missing".into()))?;

@@ -277,7 +277,8 @@ pub async fn set_username(state: AppState, req: ApiRequest) -> Result<Response, 
     let data = req.object_data()?;
     let mut errors = Errors::default();
     validation::current_password(&state, user, &data, &mut errors).await?;
-    let new_username = validation::username(&state, &data, "new_username", &mut errors).await?;
+    let new_username =
+        validation::username(&state, &data, "new_username", false, &mut errors).await?;
     errors.into_result()?;
     let new_username =
         new_username.ok_or_else(|| ApiError::Internal("validated field missing".into()))?;
