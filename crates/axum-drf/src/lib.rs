@@ -53,6 +53,7 @@ pub mod edge;
 pub mod error;
 pub mod fields;
 pub mod mail;
+pub mod metrics;
 pub mod pagination;
 pub mod parsers;
 pub mod permissions;

@@ -49,7 +49,9 @@ impl AuthCache {
         if !self.enabled.load(Ordering::Acquire) {
             return None;
         }
-        self.entries.get(key_hash)
+        let hit = self.entries.get(key_hash);
+        crate::metrics::credential_cache(hit.is_some());
+        hit
     }
 
     /// Remembers a verified credential.
