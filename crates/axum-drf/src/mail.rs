@@ -264,22 +264,32 @@ impl Mailer {
         }
     }
 
+    /// Checks the backend can be used: SMTP connects (with TLS as configured) and greets;
+    /// the file backend has nothing to reach.
+    pub async fn check(&self) -> Result<(), MailError> {
+        match &self.backend {
+            Backend::File(_) => Ok(()),
+            Backend::Smtp(settings) => {
+                let connected = smtp_transport(settings)?
+                    .test_connection()
+                    .await
+                    .map_err(|e| MailError::Smtp(error_chain(&e)))?;
+                if connected {
+                    Ok(())
+                } else {
+                    Err(MailError::Smtp("the server did not answer NOOP".into()))
+                }
+            }
+        }
+    }
+
     /// Sends `email`. The file backend returns the path it wrote.
     pub async fn send(&self, email: &Email) -> Result<Option<PathBuf>, MailError> {
         let message = build(email)?;
         match &self.backend {
             Backend::File(dir) => write_file(dir, &message.formatted()).await.map(Some),
             Backend::Smtp(settings) => {
-                let mut builder =
-                    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(settings.host.clone())
-                        .port(settings.port)
-                        .timeout(Some(settings.timeout))
-                        .tls(settings.tls()?);
-                if let Some((user, password)) = &settings.credentials {
-                    builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
-                }
-                builder
-                    .build()
+                smtp_transport(settings)?
                     .send(message)
                     .await
                     .map_err(|e| MailError::Smtp(error_chain(&e)))?;
@@ -287,6 +297,19 @@ impl Mailer {
             }
         }
     }
+}
+
+fn smtp_transport(settings: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailError> {
+    // `builder_dangerous` only means "TLS as we say": `tls()` picks it from the URL.
+    let mut builder =
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(settings.host.clone())
+            .port(settings.port)
+            .timeout(Some(settings.timeout))
+            .tls(settings.tls()?);
+    if let Some((user, password)) = &settings.credentials {
+        builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+    }
+    Ok(builder.build())
 }
 
 // lettre's top-level text ("Connection error") hides the cause (a refused certificate).

@@ -91,6 +91,17 @@ pub fn all_migrations() -> Vec<Migration> {
 /// Opens the database, applying pending migrations. Errors name the file (SQLite) or the
 /// URL without its password.
 pub async fn open_database(config: &Config) -> Result<Database, StartError> {
+    let (db, applied) = migrate_database(config).await?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "applied migrations");
+    }
+    Ok(db)
+}
+
+/// Opens the database and applies pending migrations; returns the names applied.
+pub async fn migrate_database(
+    config: &Config,
+) -> Result<(Database, Vec<&'static str>), StartError> {
     let at = |source| StartError::DatabaseAt {
         at: match config.sqlite_path() {
             Some(path) => path.display().to_string(),
@@ -100,11 +111,8 @@ pub async fn open_database(config: &Config) -> Result<Database, StartError> {
     };
     let db = Database::connect(&config.database_url).await.map_err(at)?;
     let applied = db.migrate(&all_migrations()).await.map_err(at)?;
-    if !applied.is_empty() {
-        tracing::info!(?applied, "applied migrations");
-    }
     register_permissions(&db).await.map_err(at)?;
-    Ok(db)
+    Ok((db, applied))
 }
 
 /// Checks the settings that load but may still be unusable (CORS, mail TLS), so start-up
