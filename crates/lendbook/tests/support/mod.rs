@@ -122,7 +122,13 @@ impl TestApp {
 
     /// Runs the real `lendbook` binary against this server's database.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
-        std::process::Command::new(env!("CARGO_BIN_EXE_lendbook"))
+        self.cli_command(args).output().expect("run lendbook")
+    }
+
+    /// The `lendbook` command against this server's database, to add environment or stdin.
+    pub fn cli_command(&self, args: &[&str]) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_lendbook"));
+        command
             .args(args)
             .env("DATABASE_URL", &self.config.database_url)
             .env(
@@ -130,9 +136,14 @@ impl TestApp {
                 self.config.secret_key.clone().unwrap_or_default(),
             )
             .env("LENDBOOK_LOG", "warn")
-            .current_dir(self._dir.path())
-            .output()
-            .expect("run lendbook")
+            .stdin(std::process::Stdio::null())
+            .current_dir(self._dir.path());
+        command
+    }
+
+    /// Runs `lendbook args` with `input` on its standard input.
+    pub fn cli_with_stdin(&self, args: &[&str], input: &str) -> std::process::Output {
+        run_with_stdin(self.cli_command(args), input)
     }
 
     /// Registers a user through the API and logs in with a token; returns (id, token).
@@ -187,6 +198,34 @@ impl Drop for TestApp {
             .join();
         }
     }
+}
+
+/// Runs `command` with `input` on its standard input and collects its output.
+pub fn run_with_stdin(mut command: std::process::Command, input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run lendbook");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("lendbook output")
+}
+
+/// Stdout and stderr of a finished command, for assertion messages.
+pub fn output_text(out: &std::process::Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// A token-authenticated JSON client for one user.
