@@ -299,7 +299,9 @@ impl Mailer {
     }
 }
 
-fn smtp_transport(settings: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailError> {
+fn smtp_transport(
+    settings: &SmtpSettings,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailError> {
     // `builder_dangerous` only means "TLS as we say": `tls()` picks it from the URL.
     let mut builder =
         AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(settings.host.clone())

@@ -114,8 +114,7 @@ pub fn request(method: &Method, route: &Arc<str>, status: StatusCode, elapsed: D
 /// How a request's credentials fared: `scheme` is `token`, `session` or `none`; `outcome`
 /// `success`, `failure` or `anonymous`.
 pub fn authentication(scheme: &'static str, outcome: &'static str) {
-    metrics::counter!("auth_attempts_total", "scheme" => scheme, "outcome" => outcome)
-        .increment(1);
+    metrics::counter!("auth_attempts_total", "scheme" => scheme, "outcome" => outcome).increment(1);
 }
 
 /// A credential-cache lookup.

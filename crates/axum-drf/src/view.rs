@@ -262,8 +262,7 @@ impl<S: ApiState> View<S> {
                         .map(|(k, v)| (k.to_owned(), v.to_owned()))
                         .collect();
                     let mut user_id = None;
-                    let mut response = match view.dispatch(state, params, req, &mut user_id).await
-                    {
+                    let mut response = match view.dispatch(state, params, req, &mut user_id).await {
                         Ok(r) => r,
                         Err(e) => e.into_response(),
                     };

@@ -83,20 +83,34 @@ async fn passwords_pass_the_api_validators_unless_told_not_to() {
     assert!(stderr.contains("This password is too short"), "{stderr}");
     assert!(stderr.contains("--no-validate"), "{stderr}");
     let stderr = err(&app.cli(&[
-        "users", "create", "--username", "bobbybrown", "--password", "bobbybrown1",
+        "users",
+        "create",
+        "--username",
+        "bobbybrown",
+        "--password",
+        "bobbybrown1",
     ]));
     assert!(stderr.contains("too similar to the username"), "{stderr}");
     // Nothing was created by the refused commands.
     assert_eq!(login_status(&app, "weak", "a").await, 400);
     // The bypass, and the warning for a password on the command line.
     let out = app.cli(&[
-        "users", "create", "--username", "bob", "--password", "x", "--no-validate",
+        "users",
+        "create",
+        "--username",
+        "bob",
+        "--password",
+        "x",
+        "--no-validate",
     ]);
     ok(&out);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("warning: a password on the command line"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("warning: a password on the command line")
+    );
     assert_eq!(login_status(&app, "bob", "x").await, 200);
     // changepassword: validated, from stdin or LENDBOOK_PASSWORD.
-    let stderr = err(&app.cli_with_stdin(&["changepassword", "bob", "--password-stdin"], "12345678\n"));
+    let stderr =
+        err(&app.cli_with_stdin(&["changepassword", "bob", "--password-stdin"], "12345678\n"));
     assert!(stderr.contains("entirely numeric"), "{stderr}");
     let out = app
         .cli_command(&["changepassword", "bob"])
@@ -156,12 +170,24 @@ async fn perms_grant_refuses_an_object_that_does_not_exist() {
         .await;
     let missing = format!("belongings:{}", belonging + 999);
     let stderr = err(&app.cli(&[
-        "perms", "grant", "--user", "dave", "lending.change_belonging", "--object", &missing,
+        "perms",
+        "grant",
+        "--user",
+        "dave",
+        "lending.change_belonging",
+        "--object",
+        &missing,
     ]));
     assert!(stderr.contains("does not exist"), "{stderr}");
     let existing = format!("belongings:{belonging}");
     let out = ok(&app.cli(&[
-        "perms", "grant", "--user", "dave", "lending.change_belonging", "--object", &existing,
+        "perms",
+        "grant",
+        "--user",
+        "dave",
+        "lending.change_belonging",
+        "--object",
+        &existing,
     ]));
     assert!(out.contains("Granted"), "{out}");
 }
@@ -323,7 +349,10 @@ async fn serve_summarises_its_start_and_logs_each_request_without_secrets() {
     let client = reqwest::Client::new();
     let r = client
         .get(format!("http://{addr}/api/private/?token=s3cret-query"))
-        .header("Authorization", "Token 0123456789abcdef0123456789abcdef01234567")
+        .header(
+            "Authorization",
+            "Token 0123456789abcdef0123456789abcdef01234567",
+        )
         .header("Cookie", "sessionid=s3cret-cookie")
         .header("X-Request-Id", "req-42")
         .send()
@@ -331,14 +360,25 @@ async fn serve_summarises_its_start_and_logs_each_request_without_secrets() {
         .unwrap();
     assert_eq!(r.status(), 401);
     let log = stop(dir.path(), child);
-    for fact in ["version=", "database=sqlite://", "mail=files in", "tls=false", "config="] {
+    for fact in [
+        "version=",
+        "database=sqlite://",
+        "mail=files in",
+        "tls=false",
+        "config=",
+    ] {
         assert!(log.contains(fact), "{fact} missing from:\n{log}");
     }
     let access = log
         .lines()
         .find(|l| l.contains("access") && l.contains("req-42"))
         .unwrap_or_else(|| panic!("no access line in:\n{log}"));
-    for fact in ["method=GET", "route=\"/api/private/\"", "status=401", "latency_ms="] {
+    for fact in [
+        "method=GET",
+        "route=\"/api/private/\"",
+        "status=401",
+        "latency_ms=",
+    ] {
         assert!(access.contains(fact), "{fact} missing from {access}");
     }
     for secret in ["s3cret", "0123456789abcdef", "token="] {
@@ -391,7 +431,9 @@ async fn json_logs_carry_user_and_request_ids_and_the_access_log_switches_off() 
 
     let dir = tempfile::tempdir().unwrap();
     let (addr, child) = serve(dir.path(), &[("LENDBOOK_ACCESS_LOG", "false")]);
-    reqwest::get(format!("http://{addr}/healthz")).await.unwrap();
+    reqwest::get(format!("http://{addr}/healthz"))
+        .await
+        .unwrap();
     let log = stop(dir.path(), child);
     assert!(log.contains("listening"), "{log}");
     assert!(!log.contains("/healthz"), "access log not off:\n{log}");
@@ -408,6 +450,8 @@ fn a_stdin_password_for_users_create() {
         &format!("{GOOD}\n"),
     );
     assert_eq!(ok(&out).trim(), "1");
-    let list = ok(&bare_cli(dir.path(), &["users", "list", "--json"]).output().unwrap());
+    let list = ok(&bare_cli(dir.path(), &["users", "list", "--json"])
+        .output()
+        .unwrap());
     assert!(list.contains("\"username\":\"zoe\""), "{list}");
 }

@@ -50,7 +50,10 @@ fn declared_rust_version_matches_what_the_lockfile_needs() {
             needed = (parse(version), package["name"].as_str().unwrap().to_owned());
         }
     }
-    assert!(!declared.is_empty(), "the workspace declares no rust-version");
+    assert!(
+        !declared.is_empty(),
+        "the workspace declares no rust-version"
+    );
     for (name, version) in declared {
         assert_eq!(
             version, needed.0,

@@ -32,9 +32,20 @@ async fn probes_need_no_credentials_and_readyz_sees_pending_migrations() {
     let r = client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), 503);
     let body: serde_json::Value = r.json().await.unwrap();
-    assert_eq!(body["pending"], serde_json::json!(["lending_0002_owner_counts"]));
+    assert_eq!(
+        body["pending"],
+        serde_json::json!(["lending_0002_owner_counts"])
+    );
     // Alive all the same.
-    assert_eq!(client.get(app.url("/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }
 
 async fn scrape(app: &TestApp, token: Option<&str>) -> (u16, String) {
@@ -71,17 +82,40 @@ async fn metrics_count_requests_by_route_template_and_authentication_outcome() {
     // The template, never the raw path (the recorder is process-wide: other tests add to
     // the counts, so only presence is asserted).
     assert!(
-        text.contains(r#"http_requests_total{method="GET",route="/api/v1/friends/{pk}/",status="200"}"#),
+        text.contains(
+            r#"http_requests_total{method="GET",route="/api/v1/friends/{pk}/",status="200"}"#
+        ),
         "{text}"
     );
-    assert!(text.contains(r#"route="/api/v1/friends/{pk}/",status="404""#), "{text}");
-    assert!(!text.contains("987654") && !text.contains("/no/such/path"), "{text}");
+    assert!(
+        text.contains(r#"route="/api/v1/friends/{pk}/",status="404""#),
+        "{text}"
+    );
+    assert!(
+        !text.contains("987654") && !text.contains("/no/such/path"),
+        "{text}"
+    );
     assert!(text.contains(r#"route="unmatched""#), "{text}");
-    assert!(text.contains("http_request_duration_seconds_bucket{"), "{text}");
-    assert!(text.contains(r#"auth_attempts_total{scheme="token",outcome="success"}"#), "{text}");
-    assert!(text.contains(r#"auth_attempts_total{scheme="token",outcome="failure"}"#), "{text}");
-    assert!(text.contains(r#"auth_credential_cache_total{result="hit"}"#), "{text}");
-    assert!(text.contains(r#"db_pool_connections{state="max"}"#), "{text}");
+    assert!(
+        text.contains("http_request_duration_seconds_bucket{"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"auth_attempts_total{scheme="token",outcome="success"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"auth_attempts_total{scheme="token",outcome="failure"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"auth_credential_cache_total{result="hit"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"db_pool_connections{state="max"}"#),
+        "{text}"
+    );
     assert!(text.contains("password_hashing_in_flight"), "{text}");
 }
 
@@ -104,7 +138,10 @@ async fn preflight(app: &TestApp, origin: &str) -> reqwest::Response {
         .request(reqwest::Method::OPTIONS, app.url("/api/v1/friends/"))
         .header("Origin", origin)
         .header("Access-Control-Request-Method", "POST")
-        .header("Access-Control-Request-Headers", "authorization, content-type")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization, content-type",
+        )
         .send()
         .await
         .unwrap()
@@ -130,7 +167,10 @@ async fn cors_is_off_by_default_and_answers_preflights_when_configured() {
     assert_eq!(h["access-control-allow-origin"], "https://app.example.com");
     assert_eq!(h["access-control-allow-credentials"], "true");
     assert_eq!(h["access-control-max-age"], "120");
-    assert!(h["access-control-allow-methods"].to_str().unwrap().contains("POST"));
+    assert!(h["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .contains("POST"));
     assert!(h["access-control-allow-headers"]
         .to_str()
         .unwrap()
@@ -148,7 +188,10 @@ async fn cors_is_off_by_default_and_answers_preflights_when_configured() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["access-control-allow-origin"], "https://app.example.com");
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
 }
 
 #[tokio::test]

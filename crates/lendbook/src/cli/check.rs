@@ -84,7 +84,11 @@ async fn check_database(config: &Config) -> Result<String, String> {
     let rows = db
         .query("SELECT name FROM _migrations", Vec::new())
         .await
-        .map(|rows| rows.iter().filter_map(|r| r.text(0).ok()).collect::<Vec<_>>())
+        .map(|rows| {
+            rows.iter()
+                .filter_map(|r| r.text(0).ok())
+                .collect::<Vec<_>>()
+        })
         .unwrap_or_default();
     let pending: Vec<_> = app::all_migrations()
         .iter()
@@ -105,7 +109,10 @@ async fn check_database(config: &Config) -> Result<String, String> {
 async fn check_mail(config: &Config) -> Result<String, String> {
     match crate::accounts::emails::smtp_settings(config).map_err(|e| e.to_string())? {
         Some(settings) => {
-            let shown = format!("smtp {}:{} (tls: {:?})", settings.host, settings.port, settings.tls);
+            let shown = format!(
+                "smtp {}:{} (tls: {:?})",
+                settings.host, settings.port, settings.tls
+            );
             Mailer::smtp(settings)
                 .check()
                 .await

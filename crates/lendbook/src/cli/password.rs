@@ -43,10 +43,9 @@ impl PasswordArgs {
         }
         if self.password_stdin {
             let mut line = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .map_err(|e| CliError::Message(format!("cannot read the password from stdin: {e}")))?;
+            std::io::stdin().lock().read_line(&mut line).map_err(|e| {
+                CliError::Message(format!("cannot read the password from stdin: {e}"))
+            })?;
             let line = line.strip_suffix('\n').unwrap_or(&line);
             let line = line.strip_suffix('\r').unwrap_or(line);
             return non_blank(line.to_owned());
