@@ -353,8 +353,15 @@ async fn change_perm(
     if let (true, Some(spec), Some((_, id))) = (grant, &args.object, &object) {
         // A grant on an object that does not exist would silently apply to whatever later
         // gets that id.
+        // Only once the permission is about this model: otherwise the grant itself says
+        // what is wrong.
         let name = spec.split_once(':').map(|(n, _)| n).unwrap_or_default();
-        if let Some(resource) = crate::permissions::resource(name) {
+        let perm_model = axum_drf::permissions::parse_perm(&args.permission)
+            .ok()
+            .and_then(|(_, codename)| codename.split_once('_').map(|(_, m)| m.to_owned()));
+        let resource = crate::permissions::resource(name)
+            .filter(|r| perm_model.as_deref() == Some(&*r.object_name.to_ascii_lowercase()));
+        if let Some(resource) = resource {
             let table = crate::permissions::table_of(resource);
             let found = db
                 .query_opt(
