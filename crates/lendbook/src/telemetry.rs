@@ -109,11 +109,7 @@ fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
 /// The start-up summary: one INFO line per fact an operator checks first. No secret: the
 /// database password is redacted and SMTP credentials are not shown.
 pub fn startup_summary(config: &Config, config_file: Option<&std::path::Path>, bind: &str) {
-    let config_file = match config_file {
-        Some(p) => p.display().to_string(),
-        None if std::path::Path::new("lendbook.toml").exists() => "lendbook.toml".into(),
-        None => "none (defaults and environment)".into(),
-    };
+    let config_file = describe_config_file(config_file);
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "lendbook");
     tracing::info!(config = %config_file, "configuration");
     tracing::info!(database = %config.database_display(), "database");
@@ -125,6 +121,15 @@ pub fn startup_summary(config: &Config, config_file: Option<&std::path::Path>, b
         "observability"
     );
     tracing::info!(addr = %bind, tls = tls_enabled(config), "listening");
+}
+
+/// Which file the configuration came from: `--config`, else `./lendbook.toml` if present.
+pub fn describe_config_file(config_file: Option<&std::path::Path>) -> String {
+    match config_file {
+        Some(p) => p.display().to_string(),
+        None if std::path::Path::new("lendbook.toml").exists() => "lendbook.toml".into(),
+        None => "none (defaults and environment)".into(),
+    }
 }
 
 /// Whether the listener serves HTTPS. The one place the summary asks; the listener's TLS

@@ -23,11 +23,7 @@ pub async fn run(config: &Config, config_file: Option<&Path>) -> Result<(), CliE
             println!("FAIL  {name}: {text}");
         }
     };
-    let file = match config_file {
-        Some(p) => p.display().to_string(),
-        None if Path::new("lendbook.toml").exists() => "lendbook.toml".into(),
-        None => "none (defaults and environment)".into(),
-    };
+    let file = crate::telemetry::describe_config_file(config_file);
     report("configuration", Ok(format!("loaded from {file}")));
     report(
         "permissions",

@@ -157,16 +157,19 @@ pub async fn change_password(
     Ok(())
 }
 
-/// Runs a `users` subcommand other than `create`.
+/// Runs a `users` subcommand.
 pub async fn run(config: &Config, command: UsersCommand) -> Result<(), CliError> {
-    if let UsersCommand::Create(args) = &command {
-        let id = create(config, args, PASSWORD_ENV).await?;
-        println!("{id}");
-        return Ok(());
-    }
-    let auth = auth_service(config).await?;
+    // `create` checks the password before the database is opened; the others need it first.
+    let auth = match &command {
+        UsersCommand::Create(args) => {
+            let id = create(config, args, PASSWORD_ENV).await?;
+            println!("{id}");
+            return Ok(());
+        }
+        _ => auth_service(config).await?,
+    };
     match command {
-        UsersCommand::Create(_) => unreachable!("handled above"),
+        UsersCommand::Create(_) => {}
         UsersCommand::List { json } => list(&auth, json).await?,
         UsersCommand::Activate { username } => {
             let user = find(&auth, &username).await?;
