@@ -2,6 +2,8 @@
 //! in one plain `Service` (no boxing, one future type) because it sits on the hottest path.
 //!
 //! - a request-header size limit (431 with a DRF-shaped body);
+//! - Django's `ALLOWED_HOSTS` ([`AllowedHosts`]): any other `Host` gets Django's 400 page, and
+//!   the checked one travels on as [`CheckedHost`] for absolute links;
 //! - DRF's format suffixes (`/friends.json`, `/friends/5.json/`), which rewrite the path and
 //!   so must run before routing;
 //! - an `X-Request-Id` (the client's, or a cheap process-unique one) echoed on the response;
@@ -30,6 +32,7 @@ use serde_json::json;
 use tower::Service;
 
 use crate::error::json_response;
+use crate::hosts::{AllowedHosts, CheckedHost, DisallowedHost};
 use crate::metrics::Served;
 use crate::routing::{matches, split_suffix, FormatSuffix};
 
@@ -48,6 +51,7 @@ pub struct Edge<S> {
     inner: S,
     patterns: Arc<Vec<String>>,
     max_header_bytes: usize,
+    hosts: Arc<AllowedHosts>,
     observe: Observe,
 }
 
@@ -82,11 +86,14 @@ fn next_request_id() -> HeaderValue {
 
 impl<S> Edge<S> {
     /// `inner` behind the edge; `patterns` are the router's paths (for format suffixes).
+    /// It answers the local hosts only ([`AllowedHosts::local`]) until
+    /// [`Edge::allowed_hosts`] says otherwise.
     pub fn new(inner: S, patterns: Vec<String>, max_header_bytes: usize) -> Self {
         Edge {
             inner,
             patterns: Arc::new(patterns),
             max_header_bytes,
+            hosts: Arc::new(AllowedHosts::local(None)),
             observe: Observe::default(),
         }
     }
@@ -94,6 +101,20 @@ impl<S> Edge<S> {
     /// Chooses what is recorded per request (access log, metrics).
     pub fn observe(mut self, observe: Observe) -> Self {
         self.observe = observe;
+        self
+    }
+
+    /// The hosts this site answers to (Django's `ALLOWED_HOSTS`).
+    ///
+    /// ```
+    /// use axum_drf::{edge::Edge, hosts::AllowedHosts};
+    /// let router: axum::Router = axum::Router::new();
+    /// let service = Edge::new(router, vec![], 64 * 1024)
+    ///     .allowed_hosts(AllowedHosts::new(["api.example.com"]));
+    /// # let _ = service;
+    /// ```
+    pub fn allowed_hosts(mut self, hosts: AllowedHosts) -> Self {
+        self.hosts = Arc::new(hosts);
         self
     }
 }
@@ -200,6 +221,22 @@ where
                 observed.finish(&response, None);
             }
             return Either::Left(futures::future::ready(Ok(finish(response))));
+        }
+        match self
+            .hosts
+            .check(req.headers().get(axum::http::header::HOST))
+        {
+            Ok(Some(host)) => {
+                req.extensions_mut().insert(CheckedHost(host));
+            }
+            Ok(None) => {}
+            Err(DisallowedHost) => {
+                let response = finish(crate::hosts::bad_request());
+                if let Some(observed) = observed {
+                    observed.finish(&response, None);
+                }
+                return Either::Left(futures::future::ready(Ok(response)));
+            }
         }
         rewrite_suffix(&self.patterns, &mut req);
         let id = match req.headers().get(&REQUEST_ID) {

@@ -143,6 +143,12 @@ pub fn build_state(config: Config, db: Database) -> Result<AppState, StartError>
         trust_forwarded_proto: a.trust_forwarded_proto,
         cache_capacity: a.cache_capacity,
         cache_ttl: Duration::from_secs(a.cache_ttl_secs),
+        token_ttl: a.token_ttl.map(Duration::from_secs),
+        token_mode: a.token_mode,
+        audit_retention: match config.audit.retention_days {
+            0 => None,
+            days => Some(Duration::from_secs(days.saturating_mul(86_400))),
+        },
         ..AuthConfig::default()
     };
     if let Some(n) = a.hashing_concurrency {
@@ -173,7 +179,8 @@ pub type AppService = Edge<Router>;
 /// The full application service.
 pub fn router(state: AppState) -> AppService {
     let config = state.config.clone();
-    let routes = accounts::routes().merge(lending::routes(&config.lending, &state.policies));
+    let hosts = config.allowed_hosts();
+    let routes = accounts::routes(&config).merge(lending::routes(&config.lending, &state.policies));
     // Probes and metrics are not DRF routes: no format suffixes, no slash redirects.
     let patterns = routes.patterns();
     let mut router = routes.into_router().merge(crate::health::routes());
@@ -193,7 +200,9 @@ pub fn router(state: AppState) -> AppService {
         access_log: config.access_log,
         metrics: config.metrics.enabled,
     };
-    Edge::new(router.with_state(state), patterns, MAX_HEADER_BYTES).observe(observe)
+    Edge::new(router.with_state(state), patterns, MAX_HEADER_BYTES)
+        .allowed_hosts(hosts)
+        .observe(observe)
 }
 
 /// A bound, ready-to-run server.
@@ -218,6 +227,7 @@ impl Application {
         let db = open_database(&config).await?;
         let state = build_state(config, db)?;
         state.auth.spawn_invalidation_listener();
+        state.auth.audit_log().start();
         let router = router(state.clone());
         Ok(Application {
             listener,
@@ -248,8 +258,11 @@ impl Application {
             axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
                 SocketAddr,
             >(self.router);
-        axum::serve(self.listener, service)
+        let served = axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        // Audit events of the last requests are queued, not yet written: write them.
+        self.state.auth.audit_log().flush().await;
+        served
     }
 }

@@ -5,7 +5,7 @@
 use axum_drf::auth::password::hash_password;
 use axum_drf::auth::user::{normalize_email, normalize_username};
 use axum_drf::auth::validators::UserAttributes;
-use axum_drf::auth::{AuthService, NewUser, User};
+use axum_drf::auth::{AuthEventKind, AuthService, NewUser, User};
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -153,6 +153,8 @@ pub async fn change_password(
         .await
         .map_err(|e| CliError::Message(e.to_string()))?;
     auth.user_changed(user.id).await;
+    auth.audit(super::cli_event(AuthEventKind::PasswordChange).with_user(&user));
+    auth.audit_log().flush().await;
     println!("Password changed successfully for user '{username}'");
     Ok(())
 }
@@ -175,18 +177,33 @@ pub async fn run(config: &Config, command: UsersCommand) -> Result<(), CliError>
             let user = find(&auth, &username).await?;
             auth.users().set_active(user.id, true).await?;
             auth.user_changed(user.id).await;
+            audit(
+                &auth,
+                AuthEventKind::Activation,
+                &user,
+                "on the command line",
+            )
+            .await;
             println!("Activated {username}");
         }
         UsersCommand::Deactivate { username } => {
             let user = find(&auth, &username).await?;
             auth.users().set_active(user.id, false).await?;
             auth.user_changed(user.id).await;
+            audit(
+                &auth,
+                AuthEventKind::Deactivation,
+                &user,
+                "on the command line",
+            )
+            .await;
             println!("Deactivated {username}");
         }
         UsersCommand::Delete { username } => {
             let user = find(&auth, &username).await?;
             auth.users().delete(user.id).await?;
             auth.user_changed(user.id).await;
+            audit(&auth, AuthEventKind::Deactivation, &user, "deleted").await;
             println!("Deleted {username}");
         }
         UsersCommand::SetStaff { username, off } => {
@@ -196,6 +213,8 @@ pub async fn run(config: &Config, command: UsersCommand) -> Result<(), CliError>
                 .set_flags(user.id, !off, user.is_superuser, user.is_active)
                 .await?;
             auth.user_changed(user.id).await;
+            let detail = if off { "staff off" } else { "staff on" };
+            audit(&auth, AuthEventKind::PermissionChange, &user, detail).await;
             if off {
                 println!("{username} is no longer staff");
             } else {
@@ -204,6 +223,16 @@ pub async fn run(config: &Config, command: UsersCommand) -> Result<(), CliError>
         }
     }
     Ok(())
+}
+
+/// Records `kind` for `user` and writes it before the command exits.
+async fn audit(auth: &AuthService, kind: AuthEventKind, user: &User, detail: &str) {
+    auth.audit(
+        super::cli_event(kind)
+            .with_user(user)
+            .with_detail(detail.to_owned()),
+    );
+    auth.audit_log().flush().await;
 }
 
 async fn list(auth: &AuthService, as_json: bool) -> Result<(), CliError> {
