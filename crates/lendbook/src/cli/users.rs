@@ -227,11 +227,7 @@ pub async fn run(config: &Config, command: UsersCommand) -> Result<(), CliError>
 
 /// Records `kind` for `user` and writes it before the command exits.
 async fn audit(auth: &AuthService, kind: AuthEventKind, user: &User, detail: &str) {
-    auth.audit(
-        super::cli_event(kind)
-            .with_user(user)
-            .with_detail(detail.to_owned()),
-    );
+    auth.audit(super::cli_event(kind).with_user(user).with_detail(detail));
     auth.audit_log().flush().await;
 }
 
