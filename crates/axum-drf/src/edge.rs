@@ -10,7 +10,12 @@
 //! - an `X-Request-Id` (the client's, or a cheap process-unique one) echoed on the response;
 //! - the security headers Django's middleware adds (`X-Content-Type-Options: nosniff`,
 //!   `X-Frame-Options: DENY`, `Referrer-Policy` and `Cross-Origin-Opener-Policy:
-//!   same-origin`).
+//!   same-origin`);
+//! - the access log (one INFO line per request on the `access` target: method, route
+//!   template, status, latency, user id, request id — never a header, cookie or query
+//!   string, so no secret reaches the log) and the request metrics
+//!   ([`crate::metrics::request`]), both timed here around everything else and both
+//!   switchable ([`Edge::observe`]).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -18,9 +23,10 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
+use std::time::Instant;
 
 use axum::extract::{OriginalUri, Request};
-use axum::http::{HeaderName, HeaderValue, StatusCode, Uri};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 use futures::future::{Either, Ready};
 use serde_json::json;
@@ -28,6 +34,7 @@ use tower::Service;
 
 use crate::error::json_response;
 use crate::hosts::{AllowedHosts, CheckedHost, DisallowedHost};
+use crate::metrics::Served;
 use crate::routing::{canonical_path, no_route, resolve, FormatSuffix, Resolved, RoutePattern};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -47,6 +54,25 @@ pub struct Edge<S> {
     patterns: Arc<Vec<RoutePattern>>,
     max_header_bytes: usize,
     hosts: Arc<AllowedHosts>,
+    observe: Observe,
+}
+
+/// What the edge records about every request (both on by default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Observe {
+    /// One INFO line per request on the `access` tracing target.
+    pub access_log: bool,
+    /// Request count and latency through [`crate::metrics::request`].
+    pub metrics: bool,
+}
+
+impl Default for Observe {
+    fn default() -> Self {
+        Observe {
+            access_log: true,
+            metrics: true,
+        }
+    }
 }
 
 // A random per-process prefix plus a counter: unique enough to correlate logs, and no
@@ -71,7 +97,14 @@ impl<S> Edge<S> {
             patterns: Arc::new(patterns),
             max_header_bytes,
             hosts: Arc::new(AllowedHosts::local(None)),
+            observe: Observe::default(),
         }
+    }
+
+    /// Chooses what is recorded per request (access log, metrics).
+    pub fn observe(mut self, observe: Observe) -> Self {
+        self.observe = observe;
+        self
     }
 
     /// The hosts this site answers to (Django's `ALLOWED_HOSTS`).
@@ -89,12 +122,60 @@ impl<S> Edge<S> {
     }
 }
 
+/// A request's facts, kept from its start to its response.
+struct Observed {
+    start: Instant,
+    method: Method,
+    observe: Observe,
+}
+
+impl Observed {
+    fn start(observe: Observe, method: &Method) -> Option<Observed> {
+        (observe.access_log || observe.metrics).then(|| Observed {
+            start: Instant::now(),
+            method: method.clone(),
+            observe,
+        })
+    }
+
+    fn finish(self, response: &Response, request_id: Option<&HeaderValue>) {
+        let elapsed = self.start.elapsed();
+        let served = response.extensions().get::<Served>();
+        let route = match served {
+            Some(s) => s.route.clone(),
+            None => crate::metrics::unmatched(),
+        };
+        let status = response.status();
+        if self.observe.metrics {
+            crate::metrics::request(&self.method, &route, status, elapsed);
+        }
+        if self.observe.access_log {
+            let user_id = served.and_then(|s| s.user_id);
+            let request_id = request_id.and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info!(
+                target: "access",
+                method = %self.method,
+                route = &*route,
+                status = status.as_u16(),
+                latency_ms = elapsed.as_secs_f64() * 1000.0,
+                user_id,
+                request_id,
+                "{} {} {}",
+                self.method,
+                route,
+                status.as_u16(),
+            );
+        }
+    }
+}
+
 pin_project_lite::pin_project! {
     /// The response future: the inner one, then the edge's response headers.
     pub struct EdgeFuture<F> {
         #[pin]
         inner: F,
         request_id: Option<HeaderValue>,
+        observed: Option<Observed>,
     }
 }
 
@@ -104,7 +185,11 @@ impl<F: Future<Output = Result<Response, Infallible>>> Future for EdgeFuture<F> 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let mut response = ready!(this.inner.poll(cx))?;
-        if let Some(id) = this.request_id.take() {
+        let id = this.request_id.take();
+        if let Some(observed) = this.observed.take() {
+            observed.finish(&response, id.as_ref());
+        }
+        if let Some(id) = id {
             response.headers_mut().insert(REQUEST_ID, id);
         }
         Poll::Ready(Ok(finish(response)))
@@ -124,6 +209,7 @@ where
     }
 
     fn call(&mut self, mut req: Request) -> Self::Future {
+        let observed = Observed::start(self.observe, req.method());
         let header_bytes: usize = req
             .headers()
             .iter()
@@ -134,6 +220,9 @@ where
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
                 &json!({"detail": "Request header fields too large."}),
             );
+            if let Some(observed) = observed {
+                observed.finish(&response, None);
+            }
             return Either::Left(futures::future::ready(Ok(finish(response))));
         }
         match self
@@ -146,6 +235,9 @@ where
             Ok(None) => {}
             Err(DisallowedHost) => {
                 let response = finish(crate::hosts::bad_request());
+                if let Some(observed) = observed {
+                    observed.finish(&response, None);
+                }
                 return Either::Left(futures::future::ready(Ok(response)));
             }
         }
@@ -165,6 +257,7 @@ where
         Either::Right(EdgeFuture {
             inner: self.inner.call(req),
             request_id: Some(id),
+            observed,
         })
     }
 }

@@ -56,6 +56,7 @@ pub mod error;
 pub mod fields;
 pub mod hosts;
 pub mod mail;
+pub mod metrics;
 pub mod openapi;
 #[cfg(test)]
 mod oracle;

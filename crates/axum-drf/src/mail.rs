@@ -1,5 +1,5 @@
-//! Outgoing email, after Django's email backends: an SMTP client (lettre on tokio, plain
-//! SMTP) or a file backend that writes every message as an `.eml` file (the default for
+//! Outgoing email, after Django's email backends: an SMTP client (lettre on tokio; plain,
+//! STARTTLS or implicit TLS through rustls) or a file backend that writes every message as an `.eml` file (the default for
 //! development and tests, like Django's `filebased.EmailBackend`).
 //!
 //! ```
@@ -27,6 +27,7 @@ use std::time::Duration;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 /// One message: a plain-text body with an optional HTML alternative.
@@ -62,9 +63,27 @@ pub enum MailError {
     /// The SMTP server refused or the connection failed.
     #[error("smtp: {0}")]
     Smtp(String),
+    /// The TLS settings cannot be used (e.g. an unreadable CA file).
+    #[error("smtp tls: {0}")]
+    Tls(String),
 }
 
-/// Where to reach an SMTP server, parsed from `smtp://[user[:password]@]host[:port]`.
+/// How an SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain SMTP (`smtp://`): only for a relay on a trusted network or loopback.
+    None,
+    /// STARTTLS, refusing to go on in clear if the server does not offer it
+    /// (`smtp://…?tls=required`).
+    Required,
+    /// STARTTLS when the server offers it, else clear (`smtp://…?tls=opportunistic`).
+    Opportunistic,
+    /// TLS from the first byte (`smtps://`, port 465 by default).
+    Wrapper,
+}
+
+/// Where to reach an SMTP server, parsed from
+/// `smtp[s]://[user[:password]@]host[:port][?tls=required|opportunistic]`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SmtpSettings {
     /// Server host name or address.
@@ -75,6 +94,11 @@ pub struct SmtpSettings {
     pub credentials: Option<(String, String)>,
     /// Connect and command timeout.
     pub timeout: Duration,
+    /// Transport security.
+    pub tls: SmtpTls,
+    /// Extra trusted CA certificates (PEM) beside the built-in web roots, e.g. a private
+    /// relay's CA.
+    pub extra_roots_pem: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for SmtpSettings {
@@ -83,35 +107,61 @@ impl std::fmt::Debug for SmtpSettings {
         f.debug_struct("SmtpSettings")
             .field("host", &self.host)
             .field("port", &self.port)
+            .field("tls", &self.tls)
             .field("user", &self.credentials.as_ref().map(|c| &c.0))
             .finish_non_exhaustive()
     }
 }
 
 impl SmtpSettings {
-    /// Parses `smtp://[user[:password]@]host[:port]` (user and password percent-encoded).
-    /// Only plain SMTP is built in: `smtps://` and STARTTLS are refused rather than silently
-    /// sent in clear, so use a local relay (or a loopback MTA) for TLS.
+    /// Parses `smtp[s]://[user[:password]@]host[:port][?tls=required|opportunistic]` (user
+    /// and password percent-encoded). `smtps://` is TLS from the first byte (port 465);
+    /// `smtp://…?tls=required` upgrades with STARTTLS or fails, `tls=opportunistic` upgrades
+    /// when offered; plain `smtp://` sends in clear.
     ///
     /// ```
-    /// use axum_drf::mail::SmtpSettings;
+    /// use axum_drf::mail::{SmtpSettings, SmtpTls};
     /// let s = SmtpSettings::from_url("smtp://bob:p%40ss@127.0.0.1:2525").unwrap();
-    /// assert_eq!((s.host.as_str(), s.port), ("127.0.0.1", 2525));
+    /// assert_eq!((s.host.as_str(), s.port, s.tls), ("127.0.0.1", 2525, SmtpTls::None));
     /// assert_eq!(s.credentials, Some(("bob".into(), "p@ss".into())));
-    /// assert!(SmtpSettings::from_url("smtps://mail.example.com").is_err());
+    /// let s = SmtpSettings::from_url("smtps://mail.example.com").unwrap();
+    /// assert_eq!((s.port, s.tls), (465, SmtpTls::Wrapper));
+    /// let s = SmtpSettings::from_url("smtp://mail.example.com:587?tls=required").unwrap();
+    /// assert_eq!(s.tls, SmtpTls::Required);
+    /// assert!(SmtpSettings::from_url("smtp://h?tls=maybe").is_err());
     /// ```
     pub fn from_url(text: &str) -> Result<Self, MailError> {
         let url = url::Url::parse(text).map_err(|e| MailError::InvalidUrl(e.to_string()))?;
-        if url.scheme() != "smtp" {
-            return Err(MailError::InvalidUrl(format!(
-                "scheme {:?} is not supported: only plain smtp:// (no TLS is built in)",
-                url.scheme()
-            )));
-        }
-        if url.query().is_some_and(|q| q.contains("tls")) {
-            return Err(MailError::InvalidUrl(
-                "TLS is not built in: relay through a local MTA".into(),
-            ));
+        let mut tls = match url.scheme() {
+            "smtp" => SmtpTls::None,
+            "smtps" => SmtpTls::Wrapper,
+            other => {
+                return Err(MailError::InvalidUrl(format!(
+                    "scheme {other:?} is not supported: use smtp:// or smtps://"
+                )))
+            }
+        };
+        for (key, value) in url.query_pairs() {
+            match (key.as_ref(), value.as_ref(), tls) {
+                ("tls", "required", SmtpTls::None) => tls = SmtpTls::Required,
+                ("tls", "opportunistic", SmtpTls::None) => tls = SmtpTls::Opportunistic,
+                ("tls", "none", SmtpTls::None) => {}
+                ("tls", _, SmtpTls::Wrapper) => {
+                    return Err(MailError::InvalidUrl(
+                        "smtps:// is always TLS: drop the tls= parameter".into(),
+                    ))
+                }
+                ("tls", other, _) => {
+                    return Err(MailError::InvalidUrl(format!(
+                        "tls={other:?}: use tls=required or tls=opportunistic"
+                    )))
+                }
+                (other, _, _) => {
+                    return Err(MailError::InvalidUrl(format!(
+                        "unknown parameter {other:?}"
+                    )))
+                }
+            }
         }
         let host = url
             .host_str()
@@ -131,11 +181,41 @@ impl SmtpSettings {
                 decode(url.password().unwrap_or(""))?,
             ))
         };
+        let default_port = if tls == SmtpTls::Wrapper { 465 } else { 25 };
         Ok(SmtpSettings {
             host,
-            port: url.port().unwrap_or(25),
+            port: url.port().unwrap_or(default_port),
             credentials,
             timeout: Duration::from_secs(30),
+            tls,
+            extra_roots_pem: None,
+        })
+    }
+
+    /// Trusts the CA certificates in `pem` as well as the built-in web roots.
+    pub fn with_extra_roots(mut self, pem: Vec<u8>) -> Result<Self, MailError> {
+        Certificate::from_pem(&pem).map_err(|e| MailError::Tls(e.to_string()))?;
+        self.extra_roots_pem = Some(pem);
+        Ok(self)
+    }
+
+    fn tls(&self) -> Result<Tls, MailError> {
+        if self.tls == SmtpTls::None {
+            return Ok(Tls::None);
+        }
+        let mut builder = TlsParameters::builder(self.host.clone());
+        if let Some(pem) = &self.extra_roots_pem {
+            let certificate =
+                Certificate::from_pem(pem).map_err(|e| MailError::Tls(e.to_string()))?;
+            builder = builder.add_root_certificate(certificate);
+        }
+        let parameters = builder
+            .build_rustls()
+            .map_err(|e| MailError::Tls(e.to_string()))?;
+        Ok(match self.tls {
+            SmtpTls::Required => Tls::Required(parameters),
+            SmtpTls::Opportunistic => Tls::Opportunistic(parameters),
+            _ => Tls::Wrapper(parameters),
         })
     }
 }
@@ -184,28 +264,66 @@ impl Mailer {
         }
     }
 
+    /// Checks the backend can be used: SMTP connects (with TLS as configured) and greets;
+    /// the file backend has nothing to reach.
+    pub async fn check(&self) -> Result<(), MailError> {
+        match &self.backend {
+            Backend::File(_) => Ok(()),
+            Backend::Smtp(settings) => {
+                let connected = smtp_transport(settings)?
+                    .test_connection()
+                    .await
+                    .map_err(|e| MailError::Smtp(error_chain(&e)))?;
+                if connected {
+                    Ok(())
+                } else {
+                    Err(MailError::Smtp("the server did not answer NOOP".into()))
+                }
+            }
+        }
+    }
+
     /// Sends `email`. The file backend returns the path it wrote.
     pub async fn send(&self, email: &Email) -> Result<Option<PathBuf>, MailError> {
         let message = build(email)?;
         match &self.backend {
             Backend::File(dir) => write_file(dir, &message.formatted()).await.map(Some),
             Backend::Smtp(settings) => {
-                let mut builder =
-                    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(settings.host.clone())
-                        .port(settings.port)
-                        .timeout(Some(settings.timeout));
-                if let Some((user, password)) = &settings.credentials {
-                    builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
-                }
-                builder
-                    .build()
+                smtp_transport(settings)?
                     .send(message)
                     .await
-                    .map_err(|e| MailError::Smtp(e.to_string()))?;
+                    .map_err(|e| MailError::Smtp(error_chain(&e)))?;
                 Ok(None)
             }
         }
     }
+}
+
+fn smtp_transport(
+    settings: &SmtpSettings,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailError> {
+    // `builder_dangerous` only means "TLS as we say": `tls()` picks it from the URL.
+    let mut builder =
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(settings.host.clone())
+            .port(settings.port)
+            .timeout(Some(settings.timeout))
+            .tls(settings.tls()?);
+    if let Some((user, password)) = &settings.credentials {
+        builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+    }
+    Ok(builder.build())
+}
+
+// lettre's top-level text ("Connection error") hides the cause (a refused certificate).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn build(email: &Email) -> Result<Message, MailError> {
@@ -286,7 +404,14 @@ mod tests {
             (s.host.as_str(), s.port, s.credentials),
             ("mail.example.com", 25, None)
         );
-        assert!(SmtpSettings::from_url("smtp://h:25?tls=required").is_err());
+        assert_eq!(
+            SmtpSettings::from_url("smtp://h:25?tls=required")
+                .unwrap()
+                .tls,
+            SmtpTls::Required
+        );
+        assert!(SmtpSettings::from_url("smtps://h?tls=required").is_err());
+        assert!(SmtpSettings::from_url("smtp://h?foo=bar").is_err());
         assert!(SmtpSettings::from_url("http://h").is_err());
         assert!(SmtpSettings::from_url("not a url").is_err());
         let s = SmtpSettings::from_url("smtp://[::1]:2525").unwrap();

@@ -37,7 +37,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{RawPathParams, Request, State};
+use axum::extract::{MatchedPath, RawPathParams, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
@@ -49,6 +49,7 @@ use crate::auth::{AuthService, Identity};
 use crate::browsable::{render_page, Browsable, PageRequest, PageView};
 use crate::client::{client_ip, peer_addr, TrustedProxies, NO_PROXIES};
 use crate::error::{json_response, ApiError};
+use crate::metrics::Served;
 use crate::openapi::{ResourceDoc, ViewDoc};
 use crate::parsers::{self, NegotiationError, Renderer};
 use crate::permissions::{
@@ -332,25 +333,32 @@ impl<S: ApiState> View<S> {
     pub fn into_route(self) -> MethodRouter<S> {
         let allow = self.allow_header();
         let view = Arc::new(self);
+        // The route template as a shared string, made once: the access log and metrics
+        // label every response with it without allocating.
+        let template: Arc<std::sync::OnceLock<Arc<str>>> = Arc::default();
         axum::routing::any(
             move |State(state): State<S>, params: RawPathParams, req: Request| {
                 let view = view.clone();
                 let allow = allow.clone();
+                let template = template.clone();
                 async move {
+                    let route = route_template(&template, &req);
                     let params = params
                         .iter()
                         .map(|(k, v)| (k.to_owned(), v.to_owned()))
                         .collect();
                     // Filled only when negotiation picked the browsable API.
                     let mut page = None;
-                    let mut response = match view.dispatch(state, params, req, &mut page).await {
+                    let mut user_id = None;
+                    let dispatched = view.dispatch(state, params, req, &mut page, &mut user_id);
+                    let mut response = match dispatched.await {
                         Ok(r) => r,
                         Err(e) => e.into_response(),
                     };
                     let headers = response.headers_mut();
                     headers.insert(header::ALLOW, allow.clone());
                     headers.append(header::VARY, HeaderValue::from_static("Accept"));
-                    match page {
+                    let mut response = match page {
                         // The renderer step: the same answer, as the browsable page.
                         Some((page, state)) => match state.browsable() {
                             Some(config) => {
@@ -365,7 +373,9 @@ impl<S: ApiState> View<S> {
                             None => response,
                         },
                         None => response,
-                    }
+                    };
+                    response.extensions_mut().insert(Served { route, user_id });
+                    response
                 }
             },
         )
@@ -409,6 +419,7 @@ impl<S: ApiState> View<S> {
         params: Vec<(String, String)>,
         req: Request,
         page: &mut Option<(PageRequest, S)>,
+        user_id: &mut Option<i64>,
     ) -> Result<Response, ApiError> {
         let (parts, body) = req.into_parts();
         let body = axum::body::to_bytes(Body::new(body), state.body_limit())
@@ -459,7 +470,10 @@ impl<S: ApiState> View<S> {
                 headers: &parts.headers,
                 body: &body,
             })
-            .await?;
+            .await;
+        record_authentication(&identity, &parts.headers);
+        let identity = identity?;
+        *user_id = identity.user.as_ref().map(|u| u.id);
         if let Some((page, _)) = page.as_mut() {
             page.identity = identity.clone();
         }
@@ -656,6 +670,39 @@ impl<S: ApiState> View<S> {
         }
         Ok(json_response(StatusCode::OK, &body))
     }
+}
+
+/// The matched route's template, shared: `cache` holds the view's (a view is normally
+/// mounted at one path; another path gets its own string).
+fn route_template(cache: &std::sync::OnceLock<Arc<str>>, req: &Request) -> Arc<str> {
+    let Some(matched) = req.extensions().get::<MatchedPath>() else {
+        return crate::metrics::unmatched();
+    };
+    let cached = cache.get_or_init(|| Arc::from(matched.as_str()));
+    if &**cached == matched.as_str() {
+        cached.clone()
+    } else {
+        Arc::from(matched.as_str())
+    }
+}
+
+fn record_authentication(
+    result: &Result<crate::auth::Identity, ApiError>,
+    headers: &axum::http::HeaderMap,
+) {
+    use crate::auth::Credential;
+    let (scheme, outcome) = match result {
+        Ok(identity) => match (&identity.credential, identity.user.is_some()) {
+            (Credential::Token { .. }, true) => ("token", "success"),
+            (Credential::Session { .. }, true) => ("session", "success"),
+            _ => ("none", "anonymous"),
+        },
+        // A failure with an Authorization header is the token's; otherwise the session's
+        // (CSRF) failure.
+        Err(_) if headers.contains_key(header::AUTHORIZATION) => ("token", "failure"),
+        Err(_) => ("session", "failure"),
+    };
+    crate::metrics::authentication(scheme, outcome);
 }
 
 fn query_format(query: Option<&str>) -> Option<String> {

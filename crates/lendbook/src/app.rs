@@ -10,12 +10,11 @@ use axum::Router;
 use axum_drf::auth::{AuthConfig, AuthService};
 use axum_drf::browsable::Browsable;
 use axum_drf::client::TrustedProxies;
-use axum_drf::edge::Edge;
+use axum_drf::edge::{Edge, Observe};
 use axum_drf::store::{Database, Migration, StoreError};
 use axum_drf::throttling::{CounterError, Throttling};
 use axum_drf::ApiState;
 use tokio::net::TcpListener;
-use tower_http::trace::TraceLayer;
 
 use crate::config::{Config, ConfigError};
 use crate::permissions::{Policies, PolicyConfigError};
@@ -70,6 +69,17 @@ pub enum StartError {
     /// The database could not be opened or migrated.
     #[error("database: {0}")]
     Database(#[from] StoreError),
+    /// The database at `at` (a path or a redacted URL) could not be opened or migrated.
+    #[error("database {at}: {source}")]
+    DatabaseAt {
+        /// The SQLite file or the URL without its password.
+        at: String,
+        /// The cause.
+        source: StoreError,
+    },
+    /// A setting that loaded but cannot be used (CORS, mail).
+    #[error("configuration: {0}")]
+    Invalid(String),
     /// A permission policy in the configuration is invalid.
     #[error("configuration: {0}")]
     Policy(#[from] PolicyConfigError),
@@ -94,15 +104,39 @@ pub fn all_migrations() -> Vec<Migration> {
     all
 }
 
-/// Opens the database, applying pending migrations.
+/// Opens the database, applying pending migrations. Errors name the file (SQLite) or the
+/// URL without its password.
 pub async fn open_database(config: &Config) -> Result<Database, StartError> {
-    let db = Database::connect(&config.database_url).await?;
-    let applied = db.migrate(&all_migrations()).await?;
+    let (db, applied) = migrate_database(config).await?;
     if !applied.is_empty() {
         tracing::info!(?applied, "applied migrations");
     }
-    register_permissions(&db).await?;
     Ok(db)
+}
+
+/// Opens the database and applies pending migrations; returns the names applied.
+pub async fn migrate_database(
+    config: &Config,
+) -> Result<(Database, Vec<&'static str>), StartError> {
+    let at = |source| StartError::DatabaseAt {
+        at: match config.sqlite_path() {
+            Some(path) => path.display().to_string(),
+            None => config.database_display(),
+        },
+        source,
+    };
+    let db = Database::connect(&config.database_url).await.map_err(at)?;
+    let applied = db.migrate(&all_migrations()).await.map_err(at)?;
+    register_permissions(&db).await.map_err(at)?;
+    Ok((db, applied))
+}
+
+/// Checks the settings that load but may still be unusable (CORS, mail TLS), so start-up
+/// and `lendbook check` refuse them instead of the first request or email failing.
+pub fn check_settings(config: &Config) -> Result<(), StartError> {
+    crate::cors::layer(&config.cors).map_err(StartError::Invalid)?;
+    accounts::emails::smtp_settings(config).map_err(|e| StartError::Invalid(e.to_string()))?;
+    Ok(())
 }
 
 /// Creates the add/change/delete/view permissions of lendbook's models that are missing
@@ -162,15 +196,17 @@ pub fn build_state(config: Config, db: Database) -> Result<AppState, StartError>
 const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// The application as one service: the edge (header limit, format suffixes, request id,
-/// security headers) around the router (tracing, routes, trailing-slash fallback).
+/// access log and metrics, security headers) around the router (CORS when configured,
+/// routes, probes, trailing-slash fallback).
 pub type AppService = Edge<Router>;
 
 /// The full application service.
 pub fn router(mut state: AppState) -> AppService {
-    let state_hosts = state.config.allowed_hosts();
-    let mut routes = accounts::routes(&state.config)
-        .merge(lending::routes(&state.config.lending, &state.policies));
-    if state.config.docs.enabled {
+    let config = state.config.clone();
+    let hosts = config.allowed_hosts();
+    let mut routes =
+        accounts::routes(&config).merge(lending::routes(&config.lending, &state.policies));
+    if config.docs.enabled {
         let docs = crate::docs::routes(&routes, &state.policies.default, &state.policies.docs);
         routes = routes.merge(docs);
     }
@@ -185,12 +221,27 @@ pub fn router(mut state: AppState) -> AppService {
                 .patterns(patterns.iter().map(|p| p.path.clone()).collect()),
         )
     });
-    let router = routes
-        .into_router()
-        .fallback(axum_drf::routing::append_slash_fallback(patterns.clone()))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state);
-    Edge::new(router, patterns, MAX_HEADER_BYTES).allowed_hosts(state_hosts)
+    // Probes and metrics are not DRF routes: no format suffixes, no slash redirects.
+    let mut router = routes.into_router().merge(crate::health::routes());
+    if config.metrics.enabled {
+        crate::telemetry::metrics_handle();
+        router = router.merge(crate::telemetry::routes());
+    }
+    router = router.fallback(axum_drf::routing::append_slash_fallback(patterns.clone()));
+    // Checked at start-up (`check_settings`); a config built in code that is wrong
+    // leaves CORS off, loudly.
+    match crate::cors::layer(&config.cors) {
+        Ok(Some(cors)) => router = router.layer(cors),
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "CORS disabled"),
+    }
+    let observe = Observe {
+        access_log: config.access_log,
+        metrics: config.metrics.enabled,
+    };
+    Edge::new(router.with_state(state), patterns, MAX_HEADER_BYTES)
+        .allowed_hosts(hosts)
+        .observe(observe)
 }
 
 /// A bound, ready-to-run server.
@@ -204,16 +255,18 @@ impl Application {
     /// Opens the database, migrates, builds the state and binds `config.bind`
     /// (port 0 picks a free port).
     pub async fn build(config: Config) -> Result<Self, StartError> {
-        // A bad policy stops start-up before the database is touched.
+        // Bad settings and a taken port stop start-up before anything is created or
+        // migrated (no database file, no secret file).
         Policies::from_config(&config)?;
-        let db = open_database(&config).await?;
+        check_settings(&config)?;
         let bind = config.bind.clone();
-        let state = build_state(config, db)?;
-        state.auth.spawn_invalidation_listener();
-        state.auth.audit_log().start();
         let listener = TcpListener::bind(&bind)
             .await
             .map_err(|source| StartError::Bind { addr: bind, source })?;
+        let db = open_database(&config).await?;
+        let state = build_state(config, db)?;
+        state.auth.spawn_invalidation_listener();
+        state.auth.audit_log().start();
         let router = router(state.clone());
         Ok(Application {
             listener,

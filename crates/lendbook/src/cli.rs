@@ -1,17 +1,21 @@
-//! The command line: `serve`, `migrate`, user, permission and group management.
+//! The command line: `serve`, `check`, `migrate`, user, permission and group management.
+
+mod check;
+pub mod password;
+pub mod users;
 
 use std::path::PathBuf;
 
 use axum_drf::auth::audit::{read_events, AuditLog, EventFilter};
-use axum_drf::auth::password::hash_password;
-use axum_drf::auth::user::{normalize_email, normalize_username};
-use axum_drf::auth::{AuthEvent, AuthEventKind, AuthService, ClientInfo, NewUser};
+use axum_drf::auth::{AuthEvent, AuthEventKind, ClientInfo};
 use axum_drf::permissions::{GrantTarget, PermissionStore};
 use axum_drf::store::Database;
 use clap::{ArgGroup, Args, Parser, Subcommand};
 
 use crate::app::{self, Application, StartError};
 use crate::config::Config;
+use password::PasswordArgs;
+pub use users::{CreateUser, UsersCommand};
 
 /// lendbook: track the things you lend to friends.
 #[derive(Debug, Parser)]
@@ -37,9 +41,13 @@ pub enum Command {
         #[arg(long)]
         bind: Option<String>,
     },
+    /// Validate configuration, database and mail settings without serving (creates and
+    /// migrates nothing).
+    Check,
     /// Apply pending migrations.
     Migrate,
-    /// Create a superuser (password from LENDBOOK_SUPERUSER_PASSWORD, else prompted).
+    /// Create a superuser (password: --password-stdin, LENDBOOK_SUPERUSER_PASSWORD, or
+    /// prompted).
     Createsuperuser {
         /// Login name.
         #[arg(long)]
@@ -47,6 +55,9 @@ pub enum Command {
         /// Email address.
         #[arg(long, default_value = "")]
         email: String,
+        /// Where the password comes from.
+        #[command(flatten)]
+        password: PasswordArgs,
     },
     /// Manage users.
     Users {
@@ -54,13 +65,14 @@ pub enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
-    /// Set a user's password (prompted unless --password is given). Ends their sessions.
+    /// Set a user's password (--password-stdin, LENDBOOK_PASSWORD, or prompted). Ends their
+    /// sessions.
     Changepassword {
         /// Login name.
         username: String,
-        /// The new password.
-        #[arg(long)]
-        password: Option<String>,
+        /// Where the password comes from.
+        #[command(flatten)]
+        password: PasswordArgs,
     },
     /// Grant, revoke and list permissions (effective on the next request).
     Perms {
@@ -198,33 +210,6 @@ pub enum GroupsCommand {
     },
 }
 
-/// `users` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum UsersCommand {
-    /// Create a user; prints its id.
-    Create(CreateUser),
-}
-
-/// `users create` arguments.
-#[derive(Debug, Args)]
-pub struct CreateUser {
-    /// Login name.
-    #[arg(long)]
-    pub username: String,
-    /// Password.
-    #[arg(long)]
-    pub password: String,
-    /// Email address.
-    #[arg(long, default_value = "")]
-    pub email: String,
-    /// Staff user (passes IsAdminUser).
-    #[arg(long)]
-    pub staff: bool,
-    /// Superuser (all permissions; implies staff).
-    #[arg(long)]
-    pub superuser: bool,
-}
-
 /// A command-line failure, printed as one line.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -270,18 +255,22 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             if let Some(bind) = bind {
                 config.bind = bind;
             }
+            let summary = config.clone();
             let app = Application::build(config).await?;
-            tracing::info!(addr = %app.local_addr(), "lendbook listening");
+            crate::telemetry::startup_summary(
+                &summary,
+                cli.config.as_deref(),
+                &app.local_addr().to_string(),
+            );
             app.run_until(shutdown_signal())
                 .await
                 .map_err(|e| CliError::Message(format!("server error: {e}")))?;
             tracing::info!("lendbook stopped");
             Ok(())
         }
+        Command::Check => check::run(&config, cli.config.as_deref()).await,
         Command::Migrate => {
-            let db = axum_drf::store::Database::connect(&config.database_url).await?;
-            let applied = db.migrate(&app::all_migrations()).await?;
-            app::register_permissions(&db).await?;
+            let (_db, applied) = app::migrate_database(&config).await?;
             if applied.is_empty() {
                 println!("No migrations to apply.");
             }
@@ -351,49 +340,25 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Groups { command } => groups(&config, command).await,
-        Command::Createsuperuser { username, email } => {
-            let password = match std::env::var("LENDBOOK_SUPERUSER_PASSWORD") {
-                Ok(p) if !p.is_empty() => p,
-                _ => prompt_password()?,
-            };
+        Command::Createsuperuser {
+            username,
+            email,
+            password,
+        } => {
             let args = CreateUser {
                 username,
-                password,
                 email,
                 staff: true,
                 superuser: true,
+                password,
             };
-            let id = create_user(&config, &args).await?;
+            let id = users::create(&config, &args, users::SUPERUSER_PASSWORD_ENV).await?;
             println!("{id}");
             Ok(())
         }
-        Command::Users {
-            command: UsersCommand::Create(args),
-        } => {
-            let id = create_user(&config, &args).await?;
-            println!("{id}");
-            Ok(())
-        }
+        Command::Users { command } => users::run(&config, command).await,
         Command::Changepassword { username, password } => {
-            let password = match password {
-                Some(p) => p,
-                None => prompt_password()?,
-            };
-            let auth = auth_service(&config).await?;
-            let user =
-                auth.users().by_username(&username).await?.ok_or_else(|| {
-                    CliError::Message(format!("user '{username}' does not exist"))
-                })?;
-            let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-                .await
-                .map_err(|e| CliError::Message(e.to_string()))?;
-            auth.change_password(user.id, &hash)
-                .await
-                .map_err(|e| CliError::Message(e.to_string()))?;
-            auth.audit(cli_event(AuthEventKind::PasswordChange).with_user(&user));
-            auth.audit_log().flush().await;
-            println!("Password changed successfully for user '{username}'");
-            Ok(())
+            users::change_password(&config, &username, &password).await
         }
     }
 }
@@ -499,6 +464,30 @@ async fn change_perm(
         .map(crate::permissions::parse_object_spec)
         .transpose()
         .map_err(|e| CliError::Message(e.to_string()))?;
+    if let (true, Some(spec), Some((_, id))) = (grant, &args.object, &object) {
+        // A grant on an object that does not exist would silently apply to whatever later
+        // gets that id.
+        // Only once the permission is about this model: otherwise the grant itself says
+        // what is wrong.
+        let name = spec.split_once(':').map(|(n, _)| n).unwrap_or_default();
+        let perm_model = axum_drf::permissions::parse_perm(&args.permission)
+            .ok()
+            .and_then(|(_, codename)| codename.split_once('_').map(|(_, m)| m.to_owned()));
+        let resource = crate::permissions::resource(name)
+            .filter(|r| perm_model.as_deref() == Some(&*r.object_name.to_ascii_lowercase()));
+        if let Some(resource) = resource {
+            let table = crate::permissions::table_of(resource);
+            let found = db
+                .query_opt(
+                    format!("SELECT 1 FROM {table} WHERE id = $1"),
+                    vec![axum_drf::store::Value::Int(*id)],
+                )
+                .await?;
+            if found.is_none() {
+                return Err(CliError::Message(format!("{spec} does not exist")));
+            }
+        }
+    }
     let object_ref = object.as_ref().map(|(m, id)| (m, *id));
     let what = match &args.object {
         Some(spec) => format!("{} on {spec}", args.permission),
@@ -591,55 +580,6 @@ async fn record_now(db: &Database, event: AuthEvent) {
 async fn group_event(db: &Database, member: Option<&axum_drf::auth::User>, detail: String) {
     let event = cli_event(AuthEventKind::GroupChange).with_detail(detail);
     record_now(db, member.map_or(event.clone(), |m| event.with_user(m))).await;
-}
-
-async fn auth_service(config: &Config) -> Result<AuthService, CliError> {
-    let db = app::open_database(config).await?;
-    let state = app::build_state(config.clone(), db)?;
-    Ok(state.auth)
-}
-
-async fn create_user(config: &Config, args: &CreateUser) -> Result<i64, CliError> {
-    let auth = auth_service(config).await?;
-    let username = normalize_username(args.username.trim());
-    if !axum_drf::auth::is_valid_username(&username) {
-        return Err(CliError::Message(format!("invalid username '{username}'")));
-    }
-    if auth.users().by_username(&username).await?.is_some() {
-        return Err(CliError::Message(format!(
-            "user '{username}' already exists"
-        )));
-    }
-    let password = args.password.clone();
-    let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| CliError::Message(e.to_string()))?;
-    let user = auth
-        .users()
-        .create(&NewUser {
-            username,
-            email: normalize_email(&args.email),
-            password_hash,
-            is_staff: args.staff || args.superuser,
-            is_superuser: args.superuser,
-            is_active: true,
-        })
-        .await?;
-    Ok(user.id)
-}
-
-fn prompt_password() -> Result<String, CliError> {
-    let first = rpassword::prompt_password("Password: ")
-        .map_err(|e| CliError::Message(format!("cannot read password: {e}")))?;
-    let second = rpassword::prompt_password("Password (again): ")
-        .map_err(|e| CliError::Message(format!("cannot read password: {e}")))?;
-    if first != second {
-        return Err(CliError::Message("passwords do not match".into()));
-    }
-    if first.is_empty() {
-        return Err(CliError::Message("password may not be blank".into()));
-    }
-    Ok(first)
 }
 
 async fn shutdown_signal() {

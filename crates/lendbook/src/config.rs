@@ -24,8 +24,16 @@ pub struct Config {
     pub secret_key: Option<String>,
     /// Largest request body in bytes; larger ones get 413.
     pub body_limit: usize,
-    /// `tracing` filter, e.g. `info` or `lendbook=debug,tower_http=debug`.
+    /// `tracing` filter, e.g. `info` or `lendbook=debug,access=off`.
     pub log: String,
+    /// `text` (colour only on a terminal) or `json` (one object per line).
+    pub log_format: LogFormat,
+    /// One INFO line per request on the `access` target.
+    pub access_log: bool,
+    /// `[metrics]`: the Prometheus endpoint.
+    pub metrics: MetricsSettings,
+    /// `[cors]`: cross-origin requests (off unless origins are listed).
+    pub cors: CorsSettings,
     /// `[server]`: the listener and the network in front of it.
     pub server: ServerSettings,
     /// Authentication settings.
@@ -157,6 +165,80 @@ pub struct ResourceSettings {
     pub scope: Option<Scope>,
 }
 
+/// `log_format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines; ANSI colour only when stderr is a terminal.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[metrics]` section.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Serve Prometheus text at `/metrics` and record the metrics.
+    pub enabled: bool,
+    /// If set, `/metrics` requires `Authorization: Bearer <token>` (compared in constant
+    /// time).
+    pub token: Option<String>,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        MetricsSettings {
+            enabled: true,
+            token: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for MetricsSettings {
+    // The token stays out of logs and error messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsSettings")
+            .field("enabled", &self.enabled)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// `[cors]` section, with tower-http's `CorsLayer` semantics. Off while `allowed_origins`
+/// is empty.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorsSettings {
+    /// Exact origins (`https://app.example.com`), or `["*"]` for any (not with
+    /// credentials).
+    pub allowed_origins: Vec<String>,
+    /// Methods a preflight may ask for.
+    pub allowed_methods: Vec<String>,
+    /// Request headers a preflight may ask for.
+    pub allowed_headers: Vec<String>,
+    /// Send `Access-Control-Allow-Credentials: true` (cookies and Authorization).
+    pub allow_credentials: bool,
+    /// How long (seconds) a browser may cache a preflight answer.
+    pub max_age: u64,
+}
+
+impl Default for CorsSettings {
+    fn default() -> Self {
+        CorsSettings {
+            allowed_origins: Vec::new(),
+            allowed_methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+                .map(String::from)
+                .to_vec(),
+            allowed_headers: ["authorization", "content-type", "x-csrftoken"]
+                .map(String::from)
+                .to_vec(),
+            allow_credentials: false,
+            max_age: 600,
+        }
+    }
+}
+
 /// `[server]` section.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -262,6 +344,10 @@ impl Default for Config {
             secret_key: None,
             body_limit: 1024 * 1024,
             log: "info".into(),
+            log_format: LogFormat::Text,
+            access_log: true,
+            metrics: MetricsSettings::default(),
+            cors: CorsSettings::default(),
             server: ServerSettings::default(),
             auth: AuthSettings::default(),
             audit: AuditSettings::default(),
@@ -305,9 +391,13 @@ impl Default for LendingSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EmailSettings {
-    /// `smtp://[user[:password]@]host[:port]`; plain SMTP only (checked at load).
+    /// `smtp://[user[:password]@]host[:port][?tls=required|opportunistic]` (STARTTLS) or
+    /// `smtps://…` (TLS from the first byte, port 465); checked at load.
     #[serde(deserialize_with = "smtp_url")]
     pub smtp_url: Option<String>,
+    /// PEM file of extra CA certificates trusted for SMTP TLS (beside the built-in web
+    /// roots), e.g. a private relay's CA.
+    pub ca_file: Option<PathBuf>,
     /// File backend directory (default: `mail/` beside the SQLite database, or in the working
     /// directory for PostgreSQL).
     pub file_dir: Option<PathBuf>,
@@ -321,6 +411,8 @@ pub struct EmailSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AccountsSettings {
+    /// Anyone may register (`POST /api/auth/users/`); `false` answers 403.
+    pub allow_registration: bool,
     /// New users are inactive until they follow the emailed activation link (djoser's
     /// `SEND_ACTIVATION_EMAIL`; off, as in the reference).
     pub send_activation_email: bool,
@@ -345,6 +437,7 @@ impl Default for EmailSettings {
     fn default() -> Self {
         EmailSettings {
             smtp_url: None,
+            ca_file: None,
             file_dir: None,
             from_email: "webmaster@localhost".into(),
             timeout_secs: 30,
@@ -355,6 +448,7 @@ impl Default for EmailSettings {
 impl Default for AccountsSettings {
     fn default() -> Self {
         AccountsSettings {
+            allow_registration: true,
             send_activation_email: false,
             site_url: "http://localhost:8000".into(),
             site_name: "lendbook".into(),
@@ -420,12 +514,29 @@ impl Config {
             Some(path) => figment = figment.merge(Toml::file(path)),
             None => figment = figment.merge(Toml::file("lendbook.toml")),
         }
+        // Only `LENDBOOK_*` variables that name a configuration key are configuration: others
+        // (LENDBOOK_SUPERUSER_PASSWORD, a wrapper script's own) must not make every command
+        // fail with "unknown field". A misspelt key inside a known section
+        // (LENDBOOK_AUTH__TYPO) is still refused.
+        let keys = top_level_keys();
         figment = figment
-            .merge(Env::prefixed("LENDBOOK_").split("__"))
+            .merge(
+                Env::prefixed("LENDBOOK_")
+                    .filter(move |k| {
+                        let top = k.as_str().split("__").next().unwrap_or_default();
+                        keys.iter().any(|key| key.eq_ignore_ascii_case(top))
+                    })
+                    .split("__"),
+            )
             .merge(Env::raw().only(&["DATABASE_URL"]));
         figment
             .extract()
             .map_err(|e| ConfigError::Invalid(Box::new(e)))
+    }
+
+    /// The database URL with any password replaced by `***`, for logs and messages.
+    pub fn database_display(&self) -> String {
+        redact_url(&self.database_url)
     }
 
     /// The SQLite file path, if the database is SQLite.
@@ -471,6 +582,30 @@ impl Config {
         // Re-read: a concurrent first start may have written its secret before ours.
         let stored = std::fs::read_to_string(&path).map_err(err)?;
         Ok(stored.trim().as_bytes().to_vec())
+    }
+}
+
+/// Every top-level key `Config` has (the field names, as serialized).
+fn top_level_keys() -> Vec<String> {
+    match serde_json::to_value(Config::default()) {
+        Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `scheme://user:password@host/…` → `scheme://user:***@host/…`; anything else unchanged.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
     }
 }
 

@@ -79,6 +79,15 @@ pub fn models() -> Vec<Model> {
     RESOURCES.iter().map(Resource::model).collect()
 }
 
+/// The table holding `resource`'s objects (Django's `<app_label>_<model>` naming).
+pub fn table_of(resource: &Resource) -> String {
+    format!(
+        "{}_{}",
+        resource.app_label,
+        resource.object_name.to_ascii_lowercase()
+    )
+}
+
 /// The resource called `name`.
 pub fn resource(name: &str) -> Option<&'static Resource> {
     RESOURCES.iter().find(|r| r.name == name)

@@ -678,9 +678,23 @@ async fn smtp_delivery() {
 fn smtp_urls_are_checked_when_the_configuration_loads() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("lendbook.toml");
-    std::fs::write(&file, "[email]\nsmtp_url = \"smtps://mail.example.com\"\n").unwrap();
-    let err = Config::load(Some(&file)).unwrap_err().to_string();
-    assert!(err.contains("smtp"), "{err}");
+    for bad in [
+        "imap://mail.example.com",
+        "smtps://mail.example.com?tls=required",
+        "smtp://mail.example.com?tls=sometimes",
+    ] {
+        std::fs::write(&file, format!("[email]\nsmtp_url = \"{bad}\"\n")).unwrap();
+        let err = Config::load(Some(&file)).unwrap_err().to_string();
+        assert!(err.contains("smtp") || err.contains("tls"), "{bad}: {err}");
+    }
+    // TLS is built in: implicit TLS and STARTTLS load.
+    for good in [
+        "smtps://mail.example.com",
+        "smtp://mail.example.com:587?tls=required",
+    ] {
+        std::fs::write(&file, format!("[email]\nsmtp_url = \"{good}\"\n")).unwrap();
+        assert!(Config::load(Some(&file)).is_ok(), "{good}");
+    }
     std::fs::write(&file, "[email]\nsmtp_url = \"smtp://127.0.0.1:2525\"\n").unwrap();
     let config = Config::load(Some(&file)).unwrap();
     assert_eq!(

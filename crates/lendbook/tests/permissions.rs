@@ -554,21 +554,32 @@ async fn the_cli_refuses_bad_grants_with_a_reason() {
     assert!(cli_err(&app, &["groups", "create", "g"]).contains("group \"g\" already exists"));
     cli_ok(&app, &["groups", "delete", "g"]);
     assert!(cli_err(&app, &["groups", "delete", "g"]).contains("does not exist"));
-    // Borrowings map to the reference's `Borrowed` model.
-    let out = cli_ok(
-        &app,
-        &[
-            "perms",
-            "grant",
-            "--user",
-            "alice",
-            "lending.view_borrowed",
-            "--object",
-            "borrowings:3",
-        ],
-    );
+    // Borrowings map to the reference's `Borrowed` model; a grant needs the object to exist.
+    let grant = [
+        "perms",
+        "grant",
+        "--user",
+        "alice",
+        "lending.view_borrowed",
+        "--object",
+    ];
+    let err = cli_err(&app, &[&grant[..], &["borrowings:3"]].concat());
+    assert!(err.contains("borrowings:3 does not exist"), "{err}");
+    let (api, _) = support::Api::user(&app, "bert").await;
+    let friend = api.create("/api/v1/friends/", json!({"name": "F"})).await;
+    let thing = api
+        .create("/api/v1/belongings/", json!({"name": "T"}))
+        .await;
+    let loan = api
+        .create(
+            "/api/v1/borrowings/",
+            json!({"what": thing, "to_who": friend}),
+        )
+        .await;
+    let spec = format!("borrowings:{loan}");
+    let out = cli_ok(&app, &[&grant[..], &[spec.as_str()]].concat());
     assert_eq!(
         out.trim(),
-        "Granted lending.view_borrowed on borrowings:3 to user alice"
+        format!("Granted lending.view_borrowed on {spec} to user alice")
     );
 }

@@ -90,11 +90,16 @@ impl AuthCache {
         if !self.enabled.load(Ordering::Acquire) {
             return None;
         }
-        let entry = self.entries.get(key_hash)?;
+        let Some(entry) = self.entries.get(key_hash) else {
+            crate::metrics::credential_cache(false);
+            return None;
+        };
         if self.invalidated_since(key_hash, entry.credential.user.id, entry.ticket) {
             self.entries.invalidate(key_hash);
+            crate::metrics::credential_cache(false);
             return None;
         }
+        crate::metrics::credential_cache(true);
         Some(entry.credential)
     }
 

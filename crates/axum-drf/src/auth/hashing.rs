@@ -60,6 +60,16 @@ impl HashingPool {
         let job: Job = Box::new(move || {
             let _ = tx.send(f());
         });
+        // Counted from the moment the caller waits until the hash is done (the gauge goes
+        // back down even if the caller's future is dropped).
+        crate::metrics::hashing_in_flight(1.0);
+        struct Leave;
+        impl Drop for Leave {
+            fn drop(&mut self) {
+                crate::metrics::hashing_in_flight(-1.0);
+            }
+        }
+        let _leave = Leave;
         self.jobs.send_async(job).await.map_err(|_| PoolClosed)?;
         rx.await.map_err(|_| PoolClosed)
     }

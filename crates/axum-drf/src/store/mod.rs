@@ -45,8 +45,9 @@ pub enum StoreError {
     /// Any other SQLite error.
     #[error("sqlite: {0}")]
     Sqlite(rusqlite::Error),
-    /// Any other PostgreSQL error.
-    #[error("postgres: {0}")]
+    /// Any other PostgreSQL error, with the server's message or the connection's cause
+    /// (tokio-postgres' own text is only "db error" or "error connecting to server").
+    #[error("postgres: {}", postgres_cause(.0))]
     Postgres(tokio_postgres::Error),
     /// The PostgreSQL pool could not hand out a connection.
     #[error("postgres pool: {0}")]
@@ -54,6 +55,34 @@ pub enum StoreError {
     /// The SQLite worker threads are gone (shutdown).
     #[error("database worker stopped")]
     Closed,
+}
+
+fn postgres_cause(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        // DbError's Display: "ERROR: database \"x\" does not exist" plus detail and hint.
+        return format!("db error: {db}");
+    }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Occupancy of the database's connections (PostgreSQL pool) or worker threads (SQLite).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Most connections (or workers) there can be.
+    pub max: usize,
+    /// Connections (workers) busy right now.
+    pub in_use: usize,
+    /// Open connections (workers) idle right now.
+    pub idle: usize,
+    /// Callers waiting for a connection (SQLite: queued jobs).
+    pub waiting: usize,
 }
 
 /// One SQL statement with its parameters, for [`Database::transaction`].
@@ -118,7 +147,19 @@ impl std::fmt::Debug for Database {
 impl Database {
     /// Connects to `postgres://...`/`postgresql://...`, or opens SQLite for `sqlite://PATH`,
     /// `sqlite:PATH` or a bare path.
+    ///
+    /// Any other `scheme:` prefix is refused rather than taken as a file name, so a typo
+    /// such as `postgress://…` cannot silently create a SQLite file:
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let err = axum_drf::store::Database::connect("postgress:x.db").await.unwrap_err();
+    /// assert!(err.to_string().contains("unknown scheme \"postgress\""), "{err}");
+    /// assert!(!std::path::Path::new("postgress:x.db").exists());
+    /// # });
+    /// ```
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        check_scheme(url)?;
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Database::Postgres(Box::new(PgDb::connect(url).await?)))
         } else {
@@ -133,6 +174,14 @@ impl Database {
                 path,
                 sqlite::default_workers(),
             )?))
+        }
+    }
+
+    /// Occupancy of the pool (PostgreSQL) or worker threads (SQLite), for metrics.
+    pub fn pool_status(&self) -> PoolStatus {
+        match self {
+            Database::Sqlite(db) => db.pool_status(),
+            Database::Postgres(db) => db.pool_status(),
         }
     }
 
@@ -214,6 +263,25 @@ impl Database {
             Database::Postgres(db) => db.migrate(migrations).await,
         }
     }
+}
+
+/// Refuses a URL whose `scheme:` prefix is neither SQLite's nor PostgreSQL's. A bare path
+/// (no scheme) stays a SQLite file; a one-letter "scheme" is a Windows drive.
+pub fn check_scheme(url: &str) -> Result<(), StoreError> {
+    let Some((scheme, _)) = url.split_once(':') else {
+        return Ok(());
+    };
+    let looks_like_scheme = scheme.len() > 1
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !looks_like_scheme || matches!(scheme, "sqlite" | "postgres" | "postgresql") {
+        return Ok(());
+    }
+    Err(StoreError::InvalidUrl(format!(
+        "unknown scheme \"{scheme}\" in {url:?}: use sqlite://PATH or postgres://USER@HOST/DB"
+    )))
 }
 
 /// Rewrites `$n` placeholders to SQLite's `?n`, which binds by number regardless of the

@@ -68,10 +68,24 @@ impl PgDb {
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        self.pool.get().await.map_err(|e| match e {
+        let start = std::time::Instant::now();
+        let client = self.pool.get().await.map_err(|e| match e {
             deadpool_postgres::PoolError::Backend(e) => map_err(e),
             other => StoreError::Pool(other.to_string()),
-        })
+        });
+        crate::metrics::pool_wait(start.elapsed());
+        client
+    }
+
+    /// Pool occupancy.
+    pub fn pool_status(&self) -> super::PoolStatus {
+        let s = self.pool.status();
+        super::PoolStatus {
+            max: s.max_size,
+            in_use: s.size.saturating_sub(s.available),
+            idle: s.available,
+            waiting: s.waiting,
+        }
     }
 
     pub(super) async fn query(&self, stmt: Statement) -> Result<Vec<Row>, StoreError> {

@@ -18,6 +18,9 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 pub struct SqliteDb {
     jobs: flume::Sender<Job>,
     _workers: Arc<Workers>,
+    // Workers running a job right now (pool metrics).
+    busy: Arc<std::sync::atomic::AtomicUsize>,
+    workers: usize,
     statements: Arc<std::sync::atomic::AtomicU64>,
 }
 
@@ -95,19 +98,24 @@ impl SqliteDb {
         let (tx, rx) = flume::bounded::<Job>(1024);
         let mut handles = Vec::with_capacity(workers);
         let mut first = Some(first);
+        let busy = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         for i in 0..workers.max(1) {
             let conn = match first.take() {
                 Some(c) => c,
                 None => open_connection(&path)?,
             };
             let rx = rx.clone();
+            let busy = busy.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("sqlite-{i}"))
                 .spawn(move || {
+                    use std::sync::atomic::Ordering::Relaxed;
                     batch_scheduling();
                     let mut conn = conn;
                     while let Ok(job) = rx.recv() {
+                        busy.fetch_add(1, Relaxed);
                         job(&mut conn);
+                        busy.fetch_sub(1, Relaxed);
                     }
                 })
                 .map_err(|e| StoreError::Pool(e.to_string()))?;
@@ -116,8 +124,21 @@ impl SqliteDb {
         Ok(SqliteDb {
             jobs: tx,
             _workers: Arc::new(Workers { handles }),
+            busy,
+            workers: workers.max(1),
             statements: Arc::default(),
         })
+    }
+
+    /// Worker occupancy: busy workers and queued jobs.
+    pub fn pool_status(&self) -> super::PoolStatus {
+        let in_use = self.busy.load(std::sync::atomic::Ordering::Relaxed);
+        super::PoolStatus {
+            max: self.workers,
+            in_use,
+            idle: self.workers.saturating_sub(in_use),
+            waiting: self.jobs.len(),
+        }
     }
 
     /// Statements executed so far (for tests and metrics).

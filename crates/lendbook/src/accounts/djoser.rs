@@ -254,6 +254,14 @@ async fn token_logout(state: AppState, req: ApiRequest) -> Result<Response, ApiE
 /// `POST /api/auth/users/`: registration with Django's username, email and password rules.
 /// Privileged fields (`is_staff`, `id`, ...) are ignored.
 async fn create_user(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
+    // `[accounts] allow_registration = false`: DRF's permission-denied answer, before the
+    // body is looked at. Deliberately 403 even without credentials: logging in cannot
+    // open registration, so DRF's 401 would only invite a useless retry.
+    if !state.config.accounts.allow_registration {
+        return Err(ApiError::PermissionDenied(
+            "You do not have permission to perform this action.".into(),
+        ));
+    }
     let data = req.object_data()?;
     let mut errors = Errors::default();
 

@@ -4,7 +4,7 @@
 use axum_drf::auth::activation::Activations;
 use axum_drf::auth::signing::{encode_uid, LinkSigner};
 use axum_drf::auth::User;
-use axum_drf::mail::{Email, Mailer, SmtpSettings};
+use axum_drf::mail::{Email, MailError, Mailer, SmtpSettings};
 use axum_drf::store::StoreError;
 
 use crate::app::AppState;
@@ -39,19 +39,43 @@ impl Kind {
     }
 }
 
+/// The SMTP settings of `[email]` (URL, timeout, extra CA file), or `None` for the file
+/// backend. Start-up and `lendbook check` call it, so a bad value stops them.
+pub fn smtp_settings(config: &Config) -> Result<Option<SmtpSettings>, MailError> {
+    let Some(url) = config.email.smtp_url.as_deref() else {
+        return Ok(None);
+    };
+    let mut settings = SmtpSettings::from_url(url)?;
+    settings.timeout = std::time::Duration::from_secs(config.email.timeout_secs);
+    if let Some(path) = &config.email.ca_file {
+        let pem = std::fs::read(path)
+            .map_err(|e| MailError::Tls(format!("[email] ca_file {}: {e}", path.display())))?;
+        settings = settings
+            .with_extra_roots(pem)
+            .map_err(|e| MailError::Tls(format!("[email] ca_file {}: {e}", path.display())))?;
+    }
+    Ok(Some(settings))
+}
+
+/// One line describing the mail backend (no password), for the start-up summary.
+pub fn describe_backend(config: &Config) -> String {
+    match smtp_settings(config) {
+        Ok(Some(s)) => format!("smtp {}:{} (tls: {:?})", s.host, s.port, s.tls),
+        Ok(None) => format!("files in {}", config.mail_dir().display()),
+        Err(e) => format!("invalid: {e}"),
+    }
+}
+
 /// The configured mailer: SMTP when `[email] smtp_url` is set, else the file backend.
 pub fn mailer(config: &Config) -> Mailer {
-    match config.email.smtp_url.as_deref().map(SmtpSettings::from_url) {
-        Some(Ok(mut settings)) => {
-            settings.timeout = std::time::Duration::from_secs(config.email.timeout_secs);
-            Mailer::smtp(settings)
-        }
+    match smtp_settings(config) {
+        Ok(Some(settings)) => Mailer::smtp(settings),
         // Checked when the configuration loaded; a config built in code may still be wrong.
-        Some(Err(e)) => {
-            tracing::error!(error = %e, "bad [email] smtp_url; writing mail to files instead");
+        Err(e) => {
+            tracing::error!(error = %e, "bad [email] settings; writing mail to files instead");
             Mailer::file(config.mail_dir())
         }
-        None => Mailer::file(config.mail_dir()),
+        Ok(None) => Mailer::file(config.mail_dir()),
     }
 }
 

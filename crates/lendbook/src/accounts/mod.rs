@@ -2,7 +2,7 @@
 //! `/api/private/`) and djoser's endpoints under `/api/auth/`.
 
 mod djoser;
-mod emails;
+pub mod emails;
 mod links;
 mod seed;
 mod session_cookies;

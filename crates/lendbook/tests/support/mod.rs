@@ -143,18 +143,30 @@ impl TestApp {
 
     /// [`TestApp::cli`] with extra environment (e.g. `LENDBOOK_AUTH__...` settings).
     pub fn cli_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-        std::process::Command::new(env!("CARGO_BIN_EXE_lendbook"))
+        let mut command = self.cli_command(args);
+        command.envs(env.iter().copied());
+        command.output().expect("run lendbook")
+    }
+
+    /// The `lendbook` command against this server's database, to add environment or stdin.
+    pub fn cli_command(&self, args: &[&str]) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_lendbook"));
+        command
             .args(args)
-            .envs(env.iter().copied())
             .env("DATABASE_URL", &self.config.database_url)
             .env(
                 "LENDBOOK_SECRET_KEY",
                 self.config.secret_key.clone().unwrap_or_default(),
             )
             .env("LENDBOOK_LOG", "warn")
-            .current_dir(self._dir.path())
-            .output()
-            .expect("run lendbook")
+            .stdin(std::process::Stdio::null())
+            .current_dir(self._dir.path());
+        command
+    }
+
+    /// Runs `lendbook args` with `input` on its standard input.
+    pub fn cli_with_stdin(&self, args: &[&str], input: &str) -> std::process::Output {
+        run_with_stdin(self.cli_command(args), input)
     }
 
     /// Registers a user through the API and logs in with a token; returns (id, token).
@@ -214,6 +226,34 @@ impl Drop for TestApp {
             .join();
         }
     }
+}
+
+/// Runs `command` with `input` on its standard input and collects its output.
+pub fn run_with_stdin(mut command: std::process::Command, input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run lendbook");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("lendbook output")
+}
+
+/// Stdout and stderr of a finished command, for assertion messages.
+pub fn output_text(out: &std::process::Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// A token-authenticated JSON client for one user.

@@ -1,0 +1,149 @@
+//! What the framework measures, through the [`metrics`](https://docs.rs/metrics) facade: the
+//! application installs a recorder (e.g. `metrics-exporter-prometheus`) and exposes it;
+//! without one every call here is a no-op. Each metric has exactly one function here, so
+//! names and labels are written once.
+//!
+//! | metric | kind | labels |
+//! |---|---|---|
+//! | `http_requests_total` | counter | `method`, `route` (the route template), `status` |
+//! | `http_request_duration_seconds` | histogram | `method`, `route` |
+//! | `auth_attempts_total` | counter | `scheme` (`token`, `session`, `none`), `outcome` |
+//! | `auth_credential_cache_total` | counter | `result` (`hit`, `miss`) |
+//! | `http_throttled_requests_total` | counter | `scope` |
+//! | `password_hashing_in_flight` | gauge | queued plus running hashes |
+//! | `db_pool_wait_seconds` | histogram | time to get a PostgreSQL connection |
+//! | `db_pool_connections` | gauge | `state` (`in_use`, `idle`, `max`) |
+//! | `db_pool_waiting` | gauge | tasks waiting for a connection (or queued SQLite jobs) |
+//!
+//! Labels are `&'static` strings or shared `Arc<str>`s, so recording allocates nothing on the
+//! hot path. Route labels are templates (`/api/v1/friends/{pk}/`), never raw paths, so the
+//! number of series stays bounded whatever clients send; requests that match no route are
+//! `route="unmatched"`.
+//!
+//! ```
+//! use std::time::Duration;
+//! use axum::http::{Method, StatusCode};
+//! // Without a recorder installed these record nothing, and cost next to nothing.
+//! axum_drf::metrics::request(&Method::GET, &axum_drf::metrics::unmatched(), StatusCode::NOT_FOUND, Duration::from_millis(1));
+//! axum_drf::metrics::throttled("anon");
+//! ```
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use metrics::{Label, SharedString};
+
+/// The request-duration histogram's name (for the exporter's bucket configuration).
+pub const REQUEST_DURATION: &str = "http_request_duration_seconds";
+/// The pool-wait histogram's name.
+pub const POOL_WAIT: &str = "db_pool_wait_seconds";
+
+/// What the view path tells the edge about a request it served, as a response extension:
+/// the route template and the authenticated user, for the access log and metrics.
+#[derive(Clone, Debug)]
+pub struct Served {
+    /// The route template, e.g. `/api/v1/friends/{pk}/`.
+    pub route: Arc<str>,
+    /// The authenticated user's id, if any.
+    pub user_id: Option<i64>,
+}
+
+/// The label of requests no route matched.
+pub fn unmatched() -> Arc<str> {
+    static UNMATCHED: OnceLock<Arc<str>> = OnceLock::new();
+    UNMATCHED.get_or_init(|| Arc::from("unmatched")).clone()
+}
+
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        // Extension methods would let clients mint series.
+        _ => "other",
+    }
+}
+
+fn status_label(status: StatusCode) -> SharedString {
+    // The common codes as static strings; others (rare) allocate.
+    let s: &'static str = match status.as_u16() {
+        200 => "200",
+        201 => "201",
+        204 => "204",
+        301 => "301",
+        302 => "302",
+        304 => "304",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        405 => "405",
+        406 => "406",
+        413 => "413",
+        415 => "415",
+        429 => "429",
+        431 => "431",
+        500 => "500",
+        503 => "503",
+        other => return SharedString::from_owned(other.to_string()),
+    };
+    SharedString::const_str(s)
+}
+
+/// Records one served request.
+pub fn request(method: &Method, route: &Arc<str>, status: StatusCode, elapsed: Duration) {
+    let method = SharedString::const_str(method_label(method));
+    let route = SharedString::from_shared(route.clone());
+    let labels = [
+        Label::new("method", method.clone()),
+        Label::new("route", route.clone()),
+        Label::new("status", status_label(status)),
+    ];
+    metrics::counter!("http_requests_total", labels.iter()).increment(1);
+    let labels = [Label::new("method", method), Label::new("route", route)];
+    metrics::histogram!(REQUEST_DURATION, labels.iter()).record(elapsed.as_secs_f64());
+}
+
+/// How a request's credentials fared: `scheme` is `token`, `session` or `none`; `outcome`
+/// `success`, `failure` or `anonymous`.
+pub fn authentication(scheme: &'static str, outcome: &'static str) {
+    metrics::counter!("auth_attempts_total", "scheme" => scheme, "outcome" => outcome).increment(1);
+}
+
+/// A credential-cache lookup.
+pub fn credential_cache(hit: bool) {
+    let result = if hit { "hit" } else { "miss" };
+    metrics::counter!("auth_credential_cache_total", "result" => result).increment(1);
+}
+
+/// A request refused by a throttle (HTTP 429); `scope` is the throttle's scope, e.g. `anon`,
+/// `user` or `login`. Throttles call this once per refused request.
+pub fn throttled(scope: &str) {
+    let scope = SharedString::from_owned(scope.to_owned());
+    metrics::counter!("http_throttled_requests_total", "scope" => scope).increment(1);
+}
+
+/// A password hash entered (`+1`) or left (`-1`) the hashing pool's queue.
+pub fn hashing_in_flight(delta: f64) {
+    metrics::gauge!("password_hashing_in_flight").increment(delta);
+}
+
+/// Time spent waiting for a database connection.
+pub fn pool_wait(elapsed: Duration) {
+    metrics::histogram!(POOL_WAIT).record(elapsed.as_secs_f64());
+}
+
+/// A snapshot of the database pool, set as gauges (call it before rendering).
+pub fn pool_status(status: &crate::store::PoolStatus) {
+    metrics::gauge!("db_pool_connections", "state" => "in_use").set(status.in_use as f64);
+    metrics::gauge!("db_pool_connections", "state" => "idle").set(status.idle as f64);
+    metrics::gauge!("db_pool_connections", "state" => "max").set(status.max as f64);
+    metrics::gauge!("db_pool_waiting").set(status.waiting as f64);
+}
