@@ -5,6 +5,10 @@
 //! - DRF's format suffixes (`/friends.json`, `/friends/5.json/`), which rewrite the path and
 //!   so must run before routing;
 //! - an `X-Request-Id` (the client's, or a cheap process-unique one) echoed on the response;
+//! - a declared `Content-Length` over the body limit answered 413 before any of the body
+//!   is read, and the connection closed after it (as after a 408 body timeout), so that the
+//!   rest of a huge body is never drained;
+//! - `Strict-Transport-Security` on responses sent over TLS, when configured;
 //! - the security headers Django's middleware adds (`X-Content-Type-Options: nosniff`,
 //!   `X-Frame-Options: DENY`, `Referrer-Policy` and `Cross-Origin-Opener-Policy:
 //!   same-origin`).
@@ -17,14 +21,16 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue, StatusCode, Uri};
-use axum::response::Response;
+use axum::http::header::{CONNECTION, CONTENT_LENGTH, STRICT_TRANSPORT_SECURITY};
+use axum::http::{HeaderName, HeaderValue, StatusCode, Uri, Version};
+use axum::response::{IntoResponse, Response};
 use futures::future::{Either, Ready};
 use serde_json::json;
 use tower::Service;
 
-use crate::error::json_response;
+use crate::error::{json_response, ApiError};
 use crate::routing::{matches, split_suffix, FormatSuffix};
+use crate::server::SecureTransport;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -41,6 +47,8 @@ pub struct Edge<S> {
     inner: S,
     patterns: Arc<Vec<String>>,
     max_header_bytes: usize,
+    body_limit: Option<u64>,
+    hsts: Option<HeaderValue>,
 }
 
 // A random per-process prefix plus a counter: unique enough to correlate logs, and no
@@ -61,7 +69,36 @@ impl<S> Edge<S> {
             inner,
             patterns: Arc::new(patterns),
             max_header_bytes,
+            body_limit: None,
+            hsts: None,
         }
+    }
+
+    /// Answers 413 at once to a request whose `Content-Length` exceeds `limit` bytes.
+    ///
+    /// ```
+    /// # let router: axum::Router = axum::Router::new();
+    /// let service = axum_drf::edge::Edge::new(router, vec![], 64 * 1024).with_body_limit(1 << 20);
+    /// # let _ = service;
+    /// ```
+    pub fn with_body_limit(mut self, limit: usize) -> Self {
+        self.body_limit = Some(limit as u64);
+        self
+    }
+
+    /// Sends `Strict-Transport-Security: max-age=SECONDS` on responses to requests that
+    /// came over TLS ([`SecureTransport`]); `None` sends none.
+    ///
+    /// ```
+    /// # let router: axum::Router = axum::Router::new();
+    /// let service = axum_drf::edge::Edge::new(router, vec![], 64 * 1024).with_hsts(Some(31_536_000));
+    /// # let _ = service;
+    /// ```
+    pub fn with_hsts(mut self, max_age_secs: Option<u64>) -> Self {
+        self.hsts = max_age_secs.map(|s| {
+            HeaderValue::from_str(&format!("max-age={s}")).expect("digits are a valid header")
+        });
+        self
     }
 }
 
@@ -71,7 +108,15 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         request_id: Option<HeaderValue>,
+        tail: Tail,
     }
+}
+
+/// What the edge adds to a response besides the fixed headers.
+#[derive(Default)]
+struct Tail {
+    hsts: Option<HeaderValue>,
+    http1: bool,
 }
 
 impl<F: Future<Output = Result<Response, Infallible>>> Future for EdgeFuture<F> {
@@ -83,7 +128,7 @@ impl<F: Future<Output = Result<Response, Infallible>>> Future for EdgeFuture<F> 
         if let Some(id) = this.request_id.take() {
             response.headers_mut().insert(REQUEST_ID, id);
         }
-        Poll::Ready(Ok(finish(response)))
+        Poll::Ready(Ok(finish(response, std::mem::take(this.tail))))
     }
 }
 
@@ -100,6 +145,13 @@ where
     }
 
     fn call(&mut self, mut req: Request) -> Self::Future {
+        let tail = Tail {
+            hsts: match req.extensions().get::<SecureTransport>() {
+                Some(_) => self.hsts.clone(),
+                None => None,
+            },
+            http1: req.version() < Version::HTTP_2,
+        };
         let header_bytes: usize = req
             .headers()
             .iter()
@@ -110,7 +162,13 @@ where
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
                 &json!({"detail": "Request header fields too large."}),
             );
-            return Either::Left(futures::future::ready(Ok(finish(response))));
+            return Either::Left(futures::future::ready(Ok(finish(response, tail))));
+        }
+        if let Some(limit) = self.body_limit {
+            if declared_length(&req).is_some_and(|n| n > limit) {
+                let response = ApiError::PayloadTooLarge.into_response();
+                return Either::Left(futures::future::ready(Ok(finish(response, tail))));
+            }
         }
         rewrite_suffix(&self.patterns, &mut req);
         let id = match req.headers().get(&REQUEST_ID) {
@@ -125,6 +183,7 @@ where
         Either::Right(EdgeFuture {
             inner: self.inner.call(req),
             request_id: Some(id),
+            tail,
         })
     }
 }
@@ -133,8 +192,30 @@ where
 #[derive(Clone, Debug)]
 pub struct RequestId(pub HeaderValue);
 
-fn finish(mut response: Response) -> Response {
+/// The request's `Content-Length`, when it has a valid one.
+fn declared_length(req: &Request) -> Option<u64> {
+    req.headers()
+        .get(CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn finish(mut response: Response, tail: Tail) -> Response {
+    let status = response.status();
     let headers = response.headers_mut();
+    if let Some(hsts) = tail.hsts {
+        headers.insert(STRICT_TRANSPORT_SECURITY, hsts);
+    }
+    // The body was not (fully) read: close rather than drain it. HTTP/2 resets the stream
+    // instead, and forbids the header.
+    if tail.http1
+        && (status == StatusCode::PAYLOAD_TOO_LARGE || status == StatusCode::REQUEST_TIMEOUT)
+    {
+        headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    }
     for (name, value) in [
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "DENY"),

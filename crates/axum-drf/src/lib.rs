@@ -59,6 +59,7 @@ pub mod permissions;
 pub mod request;
 pub mod resource;
 pub mod routing;
+pub mod server;
 pub mod store;
 pub mod view;
 

@@ -309,7 +309,10 @@ impl<S: ApiState> View<S> {
         let (parts, body) = req.into_parts();
         let body = axum::body::to_bytes(Body::new(body), state.body_limit())
             .await
-            .map_err(|_| ApiError::PayloadTooLarge)?;
+            .map_err(|e| match crate::server::is_body_timeout(&e) {
+                true => ApiError::RequestTimeout,
+                false => ApiError::PayloadTooLarge,
+            })?;
 
         let accept = parts
             .headers
@@ -340,6 +343,7 @@ impl<S: ApiState> View<S> {
             .authenticate(RequestHead {
                 method: &parts.method,
                 headers: &parts.headers,
+                extensions: Some(&parts.extensions),
                 body: &body,
             })
             .await?;
@@ -359,7 +363,7 @@ impl<S: ApiState> View<S> {
         if parts.method != Method::OPTIONS && route.is_none() {
             return Err(ApiError::MethodNotAllowed(parts.method));
         }
-        let secure = auth.is_secure(&parts.headers);
+        let secure = auth.is_secure(&parts.headers, &parts.extensions);
         let client_ip = client_ip(
             &parts.headers,
             peer_addr(&parts.extensions).map(|a| a.ip()),

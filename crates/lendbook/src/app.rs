@@ -10,6 +10,8 @@ use axum::Router;
 use axum_drf::auth::{AuthConfig, AuthService};
 use axum_drf::client::TrustedProxies;
 use axum_drf::edge::Edge;
+use axum_drf::server::tls::TlsCertificates;
+use axum_drf::server::Server;
 use axum_drf::store::{Database, Migration, StoreError};
 use axum_drf::ApiState;
 use tokio::net::TcpListener;
@@ -61,6 +63,9 @@ pub enum StartError {
     /// A permission policy in the configuration is invalid.
     #[error("configuration: {0}")]
     Policy(#[from] PolicyConfigError),
+    /// The TLS certificate or key could not be loaded.
+    #[error("tls: {0}")]
+    Tls(#[from] axum_drf::server::tls::TlsError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -104,7 +109,7 @@ pub fn build_state(config: Config, db: Database) -> Result<AppState, StartError>
     let mut auth_config = AuthConfig {
         secret,
         session_age: a.session_age,
-        cookie_secure: a.cookie_secure,
+        cookie_secure: config.cookie_secure(),
         csrf_trusted_origins: a.csrf_trusted_origins.clone(),
         trust_forwarded_proto: a.trust_forwarded_proto,
         cache_capacity: a.cache_capacity,
@@ -143,8 +148,10 @@ pub fn router(state: AppState) -> AppService {
         .into_router()
         .fallback(axum_drf::routing::append_slash_fallback(patterns.clone()))
         .layer(TraceLayer::new_for_http())
-        .with_state(state);
+        .with_state(state.clone());
     Edge::new(router, patterns, MAX_HEADER_BYTES)
+        .with_body_limit(state.config.body_limit)
+        .with_hsts(state.config.tls.hsts_max_age)
 }
 
 /// A bound, ready-to-run server.
@@ -152,6 +159,7 @@ pub struct Application {
     listener: TcpListener,
     router: AppService,
     state: AppState,
+    tls: Option<Arc<TlsCertificates>>,
 }
 
 impl Application {
@@ -160,6 +168,12 @@ impl Application {
     pub async fn build(config: Config) -> Result<Self, StartError> {
         // A bad policy stops start-up before the database is touched.
         Policies::from_config(&config)?;
+        // A bad certificate stops start-up before the database is touched, too.
+        let tls = match (&config.tls.cert, &config.tls.key) {
+            (Some(cert), Some(key)) => Some(TlsCertificates::load(cert, key)?),
+            _ => None,
+        };
+        axum_drf::server::raise_fd_limit();
         let db = open_database(&config).await?;
         let bind = config.bind.clone();
         let state = build_state(config, db)?;
@@ -172,6 +186,7 @@ impl Application {
             listener,
             router,
             state,
+            tls,
         })
     }
 
@@ -187,18 +202,19 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    /// Serves until `shutdown` completes, then finishes in-flight requests. Peer addresses
+    /// reach views as `ConnectInfo` (client address, throttling, logs); with `[tls]`, SIGHUP
+    /// reloads the certificate.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        // Peer addresses reach views as `ConnectInfo` (client address, throttling, logs).
-        let service =
-            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-                SocketAddr,
-            >(self.router);
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
+        if let Some(tls) = &self.tls {
+            tls.reload_on_sighup()?;
+        }
+        Server::new(self.listener, self.state.config.server.server_config())
+            .tls(self.tls)
+            .serve(self.router, shutdown)
             .await
     }
 }
