@@ -2,6 +2,8 @@
 //! file, or a fresh PostgreSQL database when `DATABASE_URL` is set), HTTP from the outside.
 #![allow(dead_code)]
 
+pub mod net;
+
 use std::net::SocketAddr;
 
 use lendbook::app::{AppState, Application};
