@@ -28,7 +28,10 @@ async fn trickling_connections_neither_starve_others_nor_stay_open() {
                 if stream.write_all(&[*byte]).await.is_err() {
                     break;
                 }
-                if closed_within(&mut stream, Duration::from_millis(100)).await.is_some() {
+                if closed_within(&mut stream, Duration::from_millis(100))
+                    .await
+                    .is_some()
+                {
                     break;
                 }
                 if n > 100 {
@@ -52,7 +55,10 @@ async fn trickling_connections_neither_starve_others_nor_stay_open() {
     assert!(started.elapsed() < Duration::from_secs(1));
 
     for attacker in attackers {
-        let held = attacker.await.unwrap().expect("trickling connection closed");
+        let held = attacker
+            .await
+            .unwrap()
+            .expect("trickling connection closed");
         assert!(held < Duration::from_millis(3000), "held {held:?}");
     }
 }
@@ -100,8 +106,12 @@ async fn a_trickled_body_gets_408_after_the_body_timeout() {
     let started = Instant::now();
     let reader = tokio::spawn(async move {
         let mut response = Vec::new();
-        let _ = read.read_to_end(&mut response).await;
-        (String::from_utf8_lossy(&response).into_owned(), started.elapsed())
+        let read_all = read.read_to_end(&mut response);
+        let _ = tokio::time::timeout(Duration::from_secs(6), read_all).await;
+        (
+            String::from_utf8_lossy(&response).into_owned(),
+            started.elapsed(),
+        )
     });
     write
         .write_all(b"POST /api/login/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"us")
@@ -141,7 +151,9 @@ async fn a_declared_body_over_the_limit_gets_413_at_once() {
     assert!(head.contains("connection: close"), "{head}");
     assert_eq!(body, r#"{"detail":"Request body is too large."}"#);
     // Closed rather than drained.
-    assert!(closed_within(&mut stream, Duration::from_secs(1)).await.is_some());
+    assert!(closed_within(&mut stream, Duration::from_secs(1))
+        .await
+        .is_some());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -158,7 +170,9 @@ async fn connections_over_the_per_address_cap_are_refused() {
     }
     let mut extra = connect_from("127.0.0.2", app.addr).await;
     assert!(
-        closed_within(&mut extra, Duration::from_secs(1)).await.is_some(),
+        closed_within(&mut extra, Duration::from_secs(1))
+            .await
+            .is_some(),
         "the fourth connection from one address is closed at once"
     );
     let mut other = connect_from("127.0.0.3", app.addr).await;
@@ -171,7 +185,9 @@ async fn connections_over_the_per_address_cap_are_refused() {
     drop(held.pop());
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut again = connect_from("127.0.0.2", app.addr).await;
-    assert!(exchange(&mut again, PUBLIC, Duration::from_secs(2)).await.is_some());
+    assert!(exchange(&mut again, PUBLIC, Duration::from_secs(2))
+        .await
+        .is_some());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -180,9 +196,13 @@ async fn connections_over_the_global_cap_are_refused() {
     let mut held = Vec::new();
     for from in ["127.0.0.2", "127.0.0.3"] {
         let mut stream = connect_from(from, app.addr).await;
-        assert!(exchange(&mut stream, PUBLIC, Duration::from_secs(2)).await.is_some());
+        assert!(exchange(&mut stream, PUBLIC, Duration::from_secs(2))
+            .await
+            .is_some());
         held.push(stream);
     }
     let mut extra = connect_from("127.0.0.4", app.addr).await;
-    assert!(closed_within(&mut extra, Duration::from_secs(1)).await.is_some());
+    assert!(closed_within(&mut extra, Duration::from_secs(1))
+        .await
+        .is_some());
 }

@@ -714,10 +714,10 @@ impl AuthService {
     pub fn is_secure(&self, headers: &HeaderMap, extensions: &Extensions) -> bool {
         extensions.get::<crate::server::SecureTransport>().is_some()
             || self.inner.config.trust_forwarded_proto
-            && headers
-                .get("x-forwarded-proto")
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|p| p.eq_ignore_ascii_case("https"))
+                && headers
+                    .get("x-forwarded-proto")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|p| p.eq_ignore_ascii_case("https"))
     }
 
     fn failed(&self, detail: &str) -> ApiError {

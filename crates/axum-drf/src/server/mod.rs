@@ -29,7 +29,8 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::{Request, Version};
+use axum::http::header::HOST;
+use axum::http::{HeaderValue, Request, Version};
 use axum::response::Response;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -189,10 +190,7 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()>
     where
-        S: Service<Request<Body>, Response = Response, Error = Infallible>
-            + Clone
-            + Send
-            + 'static,
+        S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
         S::Future: Send + 'static,
     {
         let Server {
@@ -500,6 +498,7 @@ where
         let in_flight = self.clock.request_started(req.version() == Version::HTTP_2);
         let timeout = self.body_read_timeout;
         let mut req = req.map(|body| Body::new(TimedBody::new(body, timeout)));
+        host_from_authority(&mut req);
         req.extensions_mut().insert(ConnectInfo(self.peer));
         if self.secure {
             req.extensions_mut().insert(SecureTransport);
@@ -508,6 +507,26 @@ where
             inner: self.inner.clone().oneshot(req),
             _in_flight: in_flight,
         }
+    }
+}
+
+/// HTTP/2 carries the host in the `:authority` pseudo-header, which hyper puts in the URI
+/// only; code written for HTTP/1 (CSRF's origin checks, absolute links) reads `Host`, so it
+/// is filled in from the authority, as HTTP/2 front ends do for their upstreams.
+fn host_from_authority(req: &mut Request<Body>) {
+    if req.headers().contains_key(HOST) {
+        return;
+    }
+    let Some(authority) = req.uri().authority() else {
+        return;
+    };
+    // Without any `user@` part, which a Host header never has.
+    let host = match authority.port() {
+        Some(port) => format!("{}:{port}", authority.host()),
+        None => authority.host().to_owned(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&host) {
+        req.headers_mut().insert(HOST, value);
     }
 }
 

@@ -92,7 +92,9 @@ impl TlsCertificates {
             while hangups.recv().await.is_some() {
                 let Some(tls) = weak.upgrade() else { return };
                 match tls.reload() {
-                    Ok(()) => tracing::info!(cert = %tls.cert.display(), "TLS certificate reloaded"),
+                    Ok(()) => {
+                        tracing::info!(cert = %tls.cert.display(), "TLS certificate reloaded")
+                    }
                     Err(e) => tracing::error!(
                         error = %e,
                         "TLS certificate reload failed; still serving the previous one"
@@ -105,7 +107,12 @@ impl TlsCertificates {
 
     /// The acceptor for a new connection (the configuration current now).
     pub fn acceptor(&self) -> TlsAcceptor {
-        TlsAcceptor::from(self.current.read().unwrap_or_else(|e| e.into_inner()).clone())
+        TlsAcceptor::from(
+            self.current
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        )
     }
 }
 

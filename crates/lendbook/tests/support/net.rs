@@ -20,7 +20,10 @@ pub async fn connect_from(from: &str, server: SocketAddr) -> TcpStream {
 
 /// Reads (discarding) until the server closes the connection; how long that took, or `None`
 /// if it was still open after `max`.
-pub async fn closed_within<S: AsyncRead + Unpin>(stream: &mut S, max: Duration) -> Option<Duration> {
+pub async fn closed_within<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    max: Duration,
+) -> Option<Duration> {
     let start = Instant::now();
     let mut buf = [0u8; 4096];
     loop {
@@ -40,7 +43,9 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     max: Duration,
 ) -> Option<(String, String)> {
     stream.write_all(request).await.ok()?;
-    tokio::time::timeout(max, read_response(stream)).await.ok()?
+    tokio::time::timeout(max, read_response(stream))
+        .await
+        .ok()?
 }
 
 async fn read_response<S: AsyncRead + Unpin>(stream: &mut S) -> Option<(String, String)> {
@@ -117,7 +122,10 @@ pub async fn tls_connect(
 }
 
 /// The leaf certificate (DER) the server presents to a new connection.
-pub async fn served_certificate(connector: &tokio_rustls::TlsConnector, server: SocketAddr) -> Vec<u8> {
+pub async fn served_certificate(
+    connector: &tokio_rustls::TlsConnector,
+    server: SocketAddr,
+) -> Vec<u8> {
     let stream = tls_connect(connector, server).await.expect("TLS handshake");
     let (_, conn) = stream.get_ref();
     conn.peer_certificates().expect("a certificate")[0].to_vec()
