@@ -125,6 +125,7 @@ pub fn raise_fd_limit() -> Option<u64> {
                 }
             }
         }
+        #[allow(clippy::unnecessary_cast)] // rlim_t is 32 bits on some targets
         Some(lim.rlim_cur as u64)
     }
     #[cfg(not(unix))]
@@ -142,6 +143,7 @@ fn fd_soft_limit() -> Option<u64> {
         };
         // SAFETY: getrlimit only writes the struct passed.
         if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+            #[allow(clippy::unnecessary_cast)] // rlim_t is 32 bits on some targets
             return Some(lim.rlim_cur as u64);
         }
     }
