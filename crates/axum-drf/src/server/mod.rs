@@ -106,27 +106,27 @@ const LOG_INTERVAL: Duration = Duration::from_secs(10);
 pub fn raise_fd_limit() -> Option<u64> {
     #[cfg(unix)]
     {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: getrlimit/setrlimit only read and write the struct passed.
-        unsafe {
-            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-                return None;
-            }
-            if lim.rlim_cur < lim.rlim_max {
-                let raised = libc::rlimit {
-                    rlim_cur: lim.rlim_max,
-                    rlim_max: lim.rlim_max,
-                };
-                if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                    lim = raised;
-                }
+        let lim = nofile()?;
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            // SAFETY: setrlimit only reads the struct passed.
+            if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+                return fd_soft_limit();
             }
         }
+    }
+    fd_soft_limit()
+}
+
+/// The current soft open-file limit.
+fn fd_soft_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
         #[allow(clippy::unnecessary_cast)] // rlim_t is 32 bits on some targets
-        Some(lim.rlim_cur as u64)
+        nofile().map(|lim| lim.rlim_cur as u64)
     }
     #[cfg(not(unix))]
     {
@@ -134,20 +134,14 @@ pub fn raise_fd_limit() -> Option<u64> {
     }
 }
 
-fn fd_soft_limit() -> Option<u64> {
-    #[cfg(unix)]
-    {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: getrlimit only writes the struct passed.
-        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
-            #[allow(clippy::unnecessary_cast)] // rlim_t is 32 bits on some targets
-            return Some(lim.rlim_cur as u64);
-        }
-    }
-    None
+#[cfg(unix)]
+fn nofile() -> Option<libc::rlimit> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct passed.
+    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0).then_some(lim)
 }
 
 /// A bound listener with its limits, ready to serve a service.
