@@ -2,6 +2,8 @@
 //! in one plain `Service` (no boxing, one future type) because it sits on the hottest path.
 //!
 //! - a request-header size limit (431 with a DRF-shaped body);
+//! - Django's `ALLOWED_HOSTS` ([`AllowedHosts`]): any other `Host` gets Django's 400 page, and
+//!   the checked one travels on as [`CheckedHost`] for absolute links;
 //! - DRF's format suffixes (`/friends.json`, `/friends/5.json/`), which rewrite the path and
 //!   so must run before routing;
 //! - an `X-Request-Id` (the client's, or a cheap process-unique one) echoed on the response;
@@ -29,6 +31,7 @@ use serde_json::json;
 use tower::Service;
 
 use crate::error::{json_response, ApiError};
+use crate::hosts::{AllowedHosts, CheckedHost, DisallowedHost};
 use crate::routing::{matches, split_suffix, FormatSuffix};
 use crate::server::SecureTransport;
 
@@ -49,6 +52,7 @@ pub struct Edge<S> {
     max_header_bytes: usize,
     body_limit: Option<u64>,
     hsts: Option<HeaderValue>,
+    hosts: Arc<AllowedHosts>,
 }
 
 // A random per-process prefix plus a counter: unique enough to correlate logs, and no
@@ -64,6 +68,8 @@ fn next_request_id() -> HeaderValue {
 
 impl<S> Edge<S> {
     /// `inner` behind the edge; `patterns` are the router's paths (for format suffixes).
+    /// It answers the local hosts only ([`AllowedHosts::local`]) until
+    /// [`Edge::allowed_hosts`] says otherwise.
     pub fn new(inner: S, patterns: Vec<String>, max_header_bytes: usize) -> Self {
         Edge {
             inner,
@@ -71,6 +77,7 @@ impl<S> Edge<S> {
             max_header_bytes,
             body_limit: None,
             hsts: None,
+            hosts: Arc::new(AllowedHosts::local(None)),
         }
     }
 
@@ -98,6 +105,20 @@ impl<S> Edge<S> {
         self.hsts = max_age_secs.map(|s| {
             HeaderValue::from_str(&format!("max-age={s}")).expect("digits are a valid header")
         });
+        self
+    }
+
+    /// The hosts this site answers to (Django's `ALLOWED_HOSTS`).
+    ///
+    /// ```
+    /// use axum_drf::{edge::Edge, hosts::AllowedHosts};
+    /// let router: axum::Router = axum::Router::new();
+    /// let service = Edge::new(router, vec![], 64 * 1024)
+    ///     .allowed_hosts(AllowedHosts::new(["api.example.com"]));
+    /// # let _ = service;
+    /// ```
+    pub fn allowed_hosts(mut self, hosts: AllowedHosts) -> Self {
+        self.hosts = Arc::new(hosts);
         self
     }
 }
@@ -168,6 +189,19 @@ where
             if declared_length(&req).is_some_and(|n| n > limit) {
                 let response = ApiError::PayloadTooLarge.into_response();
                 return Either::Left(futures::future::ready(Ok(finish(response, tail))));
+            }
+        }
+        match self
+            .hosts
+            .check(req.headers().get(axum::http::header::HOST))
+        {
+            Ok(Some(host)) => {
+                req.extensions_mut().insert(CheckedHost(host));
+            }
+            Ok(None) => {}
+            Err(DisallowedHost) => {
+                let response = finish(crate::hosts::bad_request(), tail);
+                return Either::Left(futures::future::ready(Ok(response)));
             }
         }
         rewrite_suffix(&self.patterns, &mut req);

@@ -52,6 +52,7 @@ pub mod datetime;
 pub mod edge;
 pub mod error;
 pub mod fields;
+pub mod hosts;
 pub mod mail;
 pub mod pagination;
 pub mod parsers;

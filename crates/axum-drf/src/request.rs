@@ -34,6 +34,10 @@ pub struct ApiRequest {
     /// The client's address ([`client_ip`](crate::client::client_ip)): the peer, or what a
     /// trusted proxy reports; `None` when the server did not record peers.
     pub client_ip: Option<IpAddr>,
+    /// The `Host` the edge checked against the allowed hosts ([`crate::hosts::CheckedHost`]);
+    /// `None` when the request had none or did not pass the edge. Absolute links use only
+    /// this, never the raw header.
+    pub host: Option<axum::http::HeaderValue>,
     /// The user's model permissions when the view's policy needed them, loaded once by the
     /// view-level check and reused by the object-level one
     /// ([`check_object_permissions`](crate::permissions::check_object_permissions)).
@@ -62,7 +66,7 @@ impl ApiRequest {
     /// let req = ApiRequest {
     ///     method: axum::http::Method::POST, uri: "/".parse().unwrap(), headers,
     ///     body: bytes::Bytes::from_static(b"[1]"), identity: Identity::anonymous(), params: vec![],
-    ///     format_suffix: None, secure: false, client_ip: None,
+    ///     format_suffix: None, secure: false, client_ip: None, host: None,
     ///     perms: None,
     /// };
     /// let err = req.object_data().unwrap_err();
@@ -103,12 +107,13 @@ impl ApiRequest {
             .map(|(_, v)| v.into_owned())
     }
 
-    /// `scheme://host` of the request, for absolute links (DRF's `build_absolute_uri`).
+    /// `scheme://host` of the request, for absolute links (DRF's `build_absolute_uri`); the
+    /// host is the one the edge checked, else `localhost`.
     pub fn origin(&self) -> String {
         let secure = self.secure;
         let host = self
-            .headers
-            .get(axum::http::header::HOST)
+            .host
+            .as_ref()
             .and_then(|h| h.to_str().ok())
             .unwrap_or("localhost");
         format!("{}://{host}", if secure { "https" } else { "http" })

@@ -369,7 +369,12 @@ impl<S: ApiState> View<S> {
             peer_addr(&parts.extensions).map(|a| a.ip()),
             state.trusted_proxies(),
         );
+        let host = parts
+            .extensions
+            .get::<crate::hosts::CheckedHost>()
+            .map(|h| h.0.clone());
         let request = ApiRequest {
+            host,
             method: parts.method,
             uri: parts.uri,
             headers: parts.headers,

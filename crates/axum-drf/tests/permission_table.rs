@@ -386,6 +386,7 @@ async fn outcome(
         format_suffix: None,
         secure: false,
         client_ip: None,
+        host: None,
     };
     let detail = check_object_permissions(
         db,
@@ -524,6 +525,7 @@ async fn messages_and_challenges_follow_drf() {
                 format_suffix: None,
                 secure: false,
                 client_ip: None,
+                host: None,
             };
             check_object_permissions(
                 &w.t.db,
@@ -611,6 +613,7 @@ async fn the_object_check_reuses_the_model_permissions_the_view_check_loaded() {
         format_suffix: None,
         secure: false,
         client_ip: None,
+        host: None,
     };
     let (w, policy) = (&w, &policy);
     let check = |req: ApiRequest| async move {

@@ -114,6 +114,12 @@ pub fn build_state(config: Config, db: Database) -> Result<AppState, StartError>
         trust_forwarded_proto: a.trust_forwarded_proto,
         cache_capacity: a.cache_capacity,
         cache_ttl: Duration::from_secs(a.cache_ttl_secs),
+        token_ttl: a.token_ttl.map(Duration::from_secs),
+        token_mode: a.token_mode,
+        audit_retention: match config.audit.retention_days {
+            0 => None,
+            days => Some(Duration::from_secs(days.saturating_mul(86_400))),
+        },
         ..AuthConfig::default()
     };
     if let Some(n) = a.hashing_concurrency {
@@ -142,7 +148,9 @@ pub type AppService = Edge<Router>;
 
 /// The full application service.
 pub fn router(state: AppState) -> AppService {
-    let routes = accounts::routes().merge(lending::routes(&state.config.lending, &state.policies));
+    let state_hosts = state.config.allowed_hosts();
+    let routes = accounts::routes(&state.config)
+        .merge(lending::routes(&state.config.lending, &state.policies));
     let patterns = routes.patterns();
     let router = routes
         .into_router()
@@ -150,6 +158,7 @@ pub fn router(state: AppState) -> AppService {
         .layer(TraceLayer::new_for_http())
         .with_state(state.clone());
     Edge::new(router, patterns, MAX_HEADER_BYTES)
+        .allowed_hosts(state_hosts)
         .with_body_limit(state.config.body_limit)
         .with_hsts(state.config.tls.hsts_max_age)
 }
@@ -178,6 +187,7 @@ impl Application {
         let bind = config.bind.clone();
         let state = build_state(config, db)?;
         state.auth.spawn_invalidation_listener();
+        state.auth.audit_log().start();
         let listener = TcpListener::bind(&bind)
             .await
             .map_err(|source| StartError::Bind { addr: bind, source })?;
@@ -212,9 +222,12 @@ impl Application {
         if let Some(tls) = &self.tls {
             tls.reload_on_sighup()?;
         }
-        Server::new(self.listener, self.state.config.server.server_config())
+        let served = Server::new(self.listener, self.state.config.server.server_config())
             .tls(self.tls)
             .serve(self.router, shutdown)
-            .await
+            .await;
+        // Audit events of the last requests are queued, not yet written: write them.
+        self.state.auth.audit_log().flush().await;
+        served
     }
 }

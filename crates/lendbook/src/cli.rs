@@ -2,9 +2,10 @@
 
 use std::path::PathBuf;
 
+use axum_drf::auth::audit::{read_events, AuditLog, EventFilter};
 use axum_drf::auth::password::hash_password;
 use axum_drf::auth::user::{normalize_email, normalize_username};
-use axum_drf::auth::{AuthService, NewUser};
+use axum_drf::auth::{AuthEvent, AuthEventKind, AuthService, ClientInfo, NewUser};
 use axum_drf::permissions::{GrantTarget, PermissionStore};
 use axum_drf::store::Database;
 use clap::{ArgGroup, Args, Parser, Subcommand};
@@ -73,6 +74,42 @@ pub enum Command {
         #[command(subcommand)]
         command: GroupsCommand,
     },
+    /// Show the audit log (logins, logouts, tokens, account and permission changes), newest
+    /// first.
+    Audit {
+        /// Only events of this username (attempted or current).
+        #[arg(long, value_name = "U")]
+        user: Option<String>,
+        /// Only events this recent: 90s, 15m, 1h, 7d.
+        #[arg(long, value_name = "AGE", value_parser = parse_age)]
+        since: Option<std::time::Duration>,
+        /// At most this many events.
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
+        /// One JSON array instead of text lines.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `90s`, `15m`, `1h`, `7d` (a bare number is seconds).
+fn parse_age(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not an age like 90s, 15m, 1h or 7d"))?;
+    let seconds = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("unknown unit '{unit}' (use s, m, h or d)")),
+    };
+    Ok(std::time::Duration::from_secs(n.saturating_mul(seconds)))
 }
 
 /// `perms` subcommands.
@@ -240,6 +277,46 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Perms { command } => perms(&config, command).await,
+        Command::Audit {
+            user,
+            since,
+            limit,
+            json,
+        } => {
+            let db = app::open_database(&config).await?;
+            let filter = EventFilter {
+                username: user,
+                since: since.map(|age| {
+                    axum_drf::store::now_micros()
+                        - i64::try_from(age.as_micros()).unwrap_or(i64::MAX / 2)
+                }),
+                limit: i64::from(limit),
+            };
+            let events = read_events(&db, &filter).await?;
+            if json {
+                let text = serde_json::to_string_pretty(&events)
+                    .map_err(|e| CliError::Message(e.to_string()))?;
+                println!("{text}");
+            } else {
+                for e in events {
+                    let user = match e.user_id {
+                        Some(id) => format!("{} (#{id})", e.username),
+                        None => e.username,
+                    };
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                        e.at,
+                        e.kind,
+                        user,
+                        e.reason.unwrap_or_default(),
+                        e.client_ip.unwrap_or_default(),
+                        e.detail,
+                        e.user_agent
+                    );
+                }
+            }
+            Ok(())
+        }
         Command::Groups { command } => groups(&config, command).await,
         Command::Createsuperuser { username, email } => {
             let password = match std::env::var("LENDBOOK_SUPERUSER_PASSWORD") {
@@ -281,6 +358,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             auth.end_user_sessions(user.id)
                 .await
                 .map_err(|e| CliError::Message(e.to_string()))?;
+            auth.audit(cli_event(AuthEventKind::PasswordChange).with_user(&user));
+            auth.audit_log().flush().await;
             println!("Password changed successfully for user '{username}'");
             Ok(())
         }
@@ -368,11 +447,14 @@ async fn change_perm(
     args: PermsChange,
     grant: bool,
 ) -> Result<(), CliError> {
+    let mut subject = None;
     let (target, who) = match (&args.user, &args.group) {
-        (Some(username), _) => (
-            GrantTarget::User(find_user(db, username).await?.id),
-            format!("user {username}"),
-        ),
+        (Some(username), _) => {
+            let user = find_user(db, username).await?;
+            let target = GrantTarget::User(user.id);
+            subject = Some(user);
+            (target, format!("user {username}"))
+        }
         (None, Some(group)) => (
             GrantTarget::Group(store.group_id(group).await?),
             format!("group {group}"),
@@ -391,13 +473,14 @@ async fn change_perm(
         None => args.permission.clone(),
     };
     // Permissions are read per request, so the change applies to the next request.
-    if grant {
+    let changed = if grant {
         let new = store.grant(target, &args.permission, object_ref).await?;
         if new {
             println!("Granted {what} to {who}");
         } else {
             println!("{who} already holds {what}");
         }
+        new.then(|| format!("granted {what} to {who}"))
     } else {
         let had = store.revoke(target, &args.permission, object_ref).await?;
         if had {
@@ -405,6 +488,11 @@ async fn change_perm(
         } else {
             println!("{who} did not hold {what}");
         }
+        had.then(|| format!("revoked {what} from {who}"))
+    };
+    if let Some(detail) = changed {
+        let event = cli_event(AuthEventKind::PermissionChange).with_detail(detail);
+        record_now(db, subject.map_or(event.clone(), |u| event.with_user(&u))).await;
     }
     Ok(())
 }
@@ -416,6 +504,7 @@ async fn groups(config: &Config, command: GroupsCommand) -> Result<(), CliError>
         GroupsCommand::Create { name } => {
             store.create_group(&name).await?;
             println!("Created group {name}");
+            group_event(&db, None, format!("created group {name}")).await;
         }
         GroupsCommand::Delete { name } => {
             if !store.delete_group(&name).await? {
@@ -424,6 +513,7 @@ async fn groups(config: &Config, command: GroupsCommand) -> Result<(), CliError>
                 )));
             }
             println!("Deleted group {name}");
+            group_event(&db, None, format!("deleted group {name}")).await;
         }
         GroupsCommand::List => {
             for (name, members) in store.groups().await? {
@@ -432,24 +522,43 @@ async fn groups(config: &Config, command: GroupsCommand) -> Result<(), CliError>
         }
         GroupsCommand::AddUser { group, user } => {
             let group_id = store.group_id(&group).await?;
-            let user_id = find_user(&db, &user).await?.id;
-            if store.add_user_to_group(group_id, user_id).await? {
+            let member = find_user(&db, &user).await?;
+            if store.add_user_to_group(group_id, member.id).await? {
                 println!("Added {user} to {group}");
+                group_event(&db, Some(&member), format!("added to group {group}")).await;
             } else {
                 println!("{user} is already in {group}");
             }
         }
         GroupsCommand::RemoveUser { group, user } => {
             let group_id = store.group_id(&group).await?;
-            let user_id = find_user(&db, &user).await?.id;
-            if store.remove_user_from_group(group_id, user_id).await? {
+            let member = find_user(&db, &user).await?;
+            if store.remove_user_from_group(group_id, member.id).await? {
                 println!("Removed {user} from {group}");
+                group_event(&db, Some(&member), format!("removed from group {group}")).await;
             } else {
                 println!("{user} was not in {group}");
             }
         }
     }
     Ok(())
+}
+
+/// An audit event caused on the command line.
+fn cli_event(kind: AuthEventKind) -> AuthEvent {
+    AuthEvent::new(kind).with_client(&ClientInfo::command_line())
+}
+
+/// Writes one event before the command exits.
+async fn record_now(db: &Database, event: AuthEvent) {
+    let log = AuditLog::new(db.clone(), None);
+    log.record(event);
+    log.flush().await;
+}
+
+async fn group_event(db: &Database, member: Option<&axum_drf::auth::User>, detail: String) {
+    let event = cli_event(AuthEventKind::GroupChange).with_detail(detail);
+    record_now(db, member.map_or(event.clone(), |m| event.with_user(m))).await;
 }
 
 async fn auth_service(config: &Config) -> Result<AuthService, CliError> {

@@ -34,6 +34,8 @@ pub struct Config {
     pub auth: AuthSettings,
     /// The lending app's settings.
     pub lending: LendingSettings,
+    /// `[audit]`: the audit log.
+    pub audit: AuditSettings,
     /// Outgoing email.
     pub email: EmailSettings,
     /// djoser's account flows (activation, reset links).
@@ -95,6 +97,10 @@ pub struct ServerSettings {
     pub max_connections: usize,
     /// Connections held at once from one client address (IPv6: one /64).
     pub max_connections_per_ip: usize,
+    /// Hosts this server answers to (Django's `ALLOWED_HOSTS`): `example.com`, `.example.com`
+    /// (the domain and its subdomains) or `*` (any). Unset: `localhost`, `127.0.0.1`, `[::1]`
+    /// and the host of `bind`. Any other `Host` header gets Django's 400.
+    pub allowed_hosts: Option<Vec<String>>,
 }
 
 impl Default for ServerSettings {
@@ -106,6 +112,7 @@ impl Default for ServerSettings {
             body_read_timeout: 30.0,
             max_connections: 10_000,
             max_connections_per_ip: 256,
+            allowed_hosts: None,
         }
     }
 }
@@ -154,6 +161,29 @@ impl TlsSettings {
     }
 }
 
+impl Config {
+    /// `[server] allowed_hosts`, or the local default plus the bind address's host.
+    pub fn allowed_hosts(&self) -> axum_drf::hosts::AllowedHosts {
+        match &self.server.allowed_hosts {
+            Some(hosts) => axum_drf::hosts::AllowedHosts::new(hosts),
+            None => {
+                let bind_host = self
+                    .bind
+                    .parse::<std::net::SocketAddr>()
+                    .map(|a| match a.ip() {
+                        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                        ip => ip.to_string(),
+                    })
+                    .unwrap_or_else(|_| {
+                        let host = self.bind.rsplit_once(':').map_or(&*self.bind, |(h, _)| h);
+                        host.to_owned()
+                    });
+                axum_drf::hosts::AllowedHosts::local(Some(&bind_host))
+            }
+        }
+    }
+}
+
 fn trusted_proxies<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     let entries = Vec::<String>::deserialize(d)?;
     TrustedProxies::new(&entries).map_err(serde::de::Error::custom)?;
@@ -182,6 +212,26 @@ pub struct AuthSettings {
     pub cache_ttl_secs: u64,
     /// Concurrent password hashes (default: number of CPUs).
     pub hashing_concurrency: Option<usize>,
+    /// Token lifetime in seconds (unset: until revoked, as in DRF). An expired token answers
+    /// 401 `Invalid token.`; the next login issues a new one.
+    pub token_ttl: Option<u64>,
+    /// `single` (DRF's one token per user, default) or `per_login` (knox: a new token per
+    /// login, logout revokes only that one; `token/logoutall/` and `tokens/` endpoints).
+    pub token_mode: axum_drf::auth::TokenMode,
+}
+
+/// `[audit]` section: the `auth_event` table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Days an event is kept; older ones are pruned hourly. 0 keeps them forever.
+    pub retention_days: u64,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings { retention_days: 90 }
+    }
 }
 
 /// `[lending]` section.
@@ -203,6 +253,7 @@ impl Default for Config {
             server: ServerSettings::default(),
             tls: TlsSettings::default(),
             auth: AuthSettings::default(),
+            audit: AuditSettings::default(),
             lending: LendingSettings::default(),
             email: EmailSettings::default(),
             accounts: AccountsSettings::default(),
@@ -223,6 +274,8 @@ impl Default for AuthSettings {
             cache_capacity: 100_000,
             cache_ttl_secs: 300,
             hashing_concurrency: None,
+            token_ttl: None,
+            token_mode: axum_drf::auth::TokenMode::Single,
         }
     }
 }

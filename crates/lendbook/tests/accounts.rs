@@ -876,3 +876,90 @@ fn smtp_urls_are_checked_when_the_configuration_loads() {
         Some("smtp://127.0.0.1:2525")
     );
 }
+
+/// The audit log's `(kind, username)` pairs, oldest first, once the queue is written.
+async fn audit_kinds(app: &TestApp) -> Vec<(String, String)> {
+    app.state.auth.audit_log().flush().await;
+    let rows = app
+        .state
+        .db
+        .query("SELECT kind, username FROM auth_event ORDER BY id", vec![])
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| (r.text(0).unwrap(), r.text(1).unwrap()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn emailed_link_flows_and_deletion_are_audited() {
+    let mut t = MailApp::spawn(|c| c.accounts.send_activation_email = true).await;
+    t.register("ivy", "ivy@example.com").await;
+    let (uid, token) = link(&t.next_mail().await, "activate");
+    let (status, _) = t
+        .post(
+            "/api/auth/users/activation/",
+            None,
+            json!({"uid": uid, "token": token}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    for (request, route, confirm, field, value) in [
+        (
+            "reset_password",
+            "password/reset/confirm",
+            "reset_password_confirm",
+            "new_password",
+            NEW_PASSWORD,
+        ),
+        (
+            "reset_username",
+            "username/reset/confirm",
+            "reset_username_confirm",
+            "new_username",
+            "ivy2",
+        ),
+    ] {
+        t.post(
+            &format!("/api/auth/users/{request}/"),
+            None,
+            json!({"email": "ivy@example.com"}),
+        )
+        .await;
+        let (uid, token) = link(&t.next_mail().await, route);
+        let (status, _) = t
+            .post(
+                &format!("/api/auth/users/{confirm}/"),
+                None,
+                json!({"uid": uid, "token": token, field: value}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{confirm}");
+    }
+    let api = t.login("ivy2", NEW_PASSWORD).await.unwrap();
+    let r = t
+        .client
+        .delete(t.app.url("/api/auth/users/me/"))
+        .header("Authorization", format!("Token {api}"))
+        .json(&json!({"current_password": NEW_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        audit_kinds(&t.app).await,
+        pairs(&[
+            ("activation", "ivy"),
+            ("password_reset", "ivy"),
+            ("username_change", "ivy2"),
+            ("login", "ivy2"),
+            ("token_created", "ivy2"),
+            ("deactivation", "ivy2"),
+        ])
+    );
+}

@@ -42,24 +42,24 @@ async fn malformed_requests_never_crash_the_server() {
     let cases: Vec<Vec<u8>> = vec![
         // invalid UTF-8 JSON body
         [
-            format!("POST /api/v1/friends/ HTTP/1.1\r\nHost: x\r\nAuthorization: Token {token}\r\nContent-Type: application/json\r\nContent-Length: 4\r\nConnection: close\r\n\r\n").as_bytes(),
+            format!("POST /api/v1/friends/ HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Token {token}\r\nContent-Type: application/json\r\nContent-Length: 4\r\nConnection: close\r\n\r\n").as_bytes(),
             b"\xff\xfe{}",
         ]
         .concat(),
         // Latin-1 bytes in the Authorization header
-        b"GET /api/private/ HTTP/1.1\r\nHost: x\r\nAuthorization: Token \xe9\xe9\r\nConnection: close\r\n\r\n".to_vec(),
+        b"GET /api/private/ HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Token \xe9\xe9\r\nConnection: close\r\n\r\n".to_vec(),
         // a cookie header full of junk
-        b"GET /api/private/ HTTP/1.1\r\nHost: x\r\nCookie: sessionid=\xff; ;;==; csrftoken\r\nConnection: close\r\n\r\n".to_vec(),
+        b"GET /api/private/ HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: sessionid=\xff; ;;==; csrftoken\r\nConnection: close\r\n\r\n".to_vec(),
         // deeply nested JSON
         [
-            format!("POST /api/v1/friends/ HTTP/1.1\r\nHost: x\r\nAuthorization: Token {token}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n").as_bytes(),
+            format!("POST /api/v1/friends/ HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Token {token}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n").as_bytes(),
             "[".repeat(100_000).as_bytes(),
         ]
         .concat(),
         // an id that overflows every integer type
-        format!("GET /api/v1/friends/99999999999999999999999/ HTTP/1.1\r\nHost: x\r\nAuthorization: Token {token}\r\nConnection: close\r\n\r\n").into_bytes(),
+        format!("GET /api/v1/friends/99999999999999999999999/ HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Token {token}\r\nConnection: close\r\n\r\n").into_bytes(),
         // a huge header
-        format!("GET /api/public/ HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\nConnection: close\r\n\r\n", "a".repeat(200_000)).into_bytes(),
+        format!("GET /api/public/ HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {}\r\nConnection: close\r\n\r\n", "a".repeat(200_000)).into_bytes(),
     ];
     for request in cases {
         let (status, body) = raw(app2, &request);

@@ -16,8 +16,11 @@ use super::user::User;
 pub struct CachedCredential {
     /// The authenticated user as loaded when the credential was verified.
     pub user: Arc<User>,
-    /// Sessions expire server-side; tokens carry `i64::MAX`.
+    /// When the credential ends (microseconds); `i64::MAX` when it does not (tokens
+    /// without `token_ttl`).
     pub expire_at: i64,
+    /// The `auth_token` row of a random (per-login or imported) token, for "last used".
+    pub token_id: Option<i64>,
 }
 
 /// Credential cache keyed by the stored hash of the secret.
@@ -134,6 +137,7 @@ mod tests {
         let cred = |id| CachedCredential {
             user: user(id),
             expire_at: i64::MAX,
+            token_id: None,
         };
         c.insert("a".into(), cred(1));
         c.insert("b".into(), cred(1));

@@ -5,6 +5,7 @@
 //! otherwise a valid `sessionid` cookie authenticates it and unsafe methods must then pass
 //! Django's CSRF check. Passwords are hashed with argon2id on a bounded blocking pool.
 
+pub mod audit;
 pub mod cache;
 pub mod csrf;
 pub mod hashing;
@@ -13,12 +14,15 @@ pub mod schema;
 pub mod service;
 pub mod signing;
 pub mod token;
+pub mod tokens;
 pub mod user;
 pub mod validators;
 
 use std::sync::Arc;
 
+pub use audit::{AuthEvent, AuthEventKind, ClientInfo};
 pub use service::{AuthConfig, AuthService, SessionStart};
+pub use tokens::TokenMode;
 pub use user::{is_valid_username, normalize_email, normalize_username, NewUser, User, Users};
 
 /// How the current request proved who it is.

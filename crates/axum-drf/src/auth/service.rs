@@ -7,6 +7,7 @@ use std::time::Duration;
 use axum::http::{header, Extensions, HeaderMap, Method};
 use rand::Rng;
 
+use super::audit::{AuditLog, AuthEvent, AuthEventKind, ClientInfo, LoginFailure};
 use super::cache::{AuthCache, CachedCredential, INVALIDATION_CHANNEL};
 use super::password::{self, Verification};
 use super::token::{hash_secret, parse_authorization, TokenKey};
@@ -14,7 +15,7 @@ use super::user::{User, Users};
 use super::{csrf, Credential, Identity};
 use crate::cookies;
 use crate::error::ApiError;
-use crate::store::{now_micros, Database, Statement, StoreError, Value};
+use crate::store::{now_micros, Database, Statement, StoreError};
 
 /// Settings of the authentication service.
 #[derive(Clone, Debug)]
@@ -35,6 +36,12 @@ pub struct AuthConfig {
     pub cache_ttl: Duration,
     /// Password hashes computed at once (each takes ~19 MiB and a core for ~30 ms).
     pub hashing_concurrency: usize,
+    /// Token lifetime; `None`: tokens last until revoked (DRF).
+    pub token_ttl: Option<Duration>,
+    /// One token per user (DRF) or one per login (knox).
+    pub token_mode: super::TokenMode,
+    /// How long audit events are kept; `None`: forever.
+    pub audit_retention: Option<Duration>,
 }
 
 impl Default for AuthConfig {
@@ -50,6 +57,9 @@ impl Default for AuthConfig {
             hashing_concurrency: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            token_ttl: None,
+            token_mode: super::TokenMode::Single,
+            audit_retention: None,
         }
     }
 }
@@ -100,6 +110,9 @@ struct Inner {
     applied: tokio::sync::broadcast::Sender<String>,
     // Whether this process's own listener is up (and so receives acknowledgements).
     listening: std::sync::atomic::AtomicBool,
+    audit: AuditLog,
+    // Random tokens whose "last used" was written within the last minute.
+    touched: moka::sync::Cache<i64, ()>,
 }
 
 /// Channel on which instances acknowledge applied invalidations (PostgreSQL).
@@ -115,11 +128,6 @@ pub const SESSION_COOKIE: &str = "sessionid";
 /// CSRF cookie name (Django's default).
 pub const CSRF_COOKIE: &str = "csrftoken";
 
-const TOKEN_LOOKUP: &str = concat!(
-    "SELECT ",
-    crate::user_columns!("u"),
-    " FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id WHERE t.key_hash = $1"
-);
 const SESSION_LOOKUP: &str = concat!(
     "SELECT ",
     crate::user_columns!("u"),
@@ -134,6 +142,7 @@ impl AuthService {
         let cache_on = config.cache_capacity > 0 && db.backend() == crate::store::Backend::Sqlite;
         let cache = AuthCache::new(config.cache_capacity.max(1), config.cache_ttl, cache_on);
         let hashing = super::hashing::HashingPool::new(config.hashing_concurrency.max(1));
+        let (db_for_audit, config_retention) = (db.clone(), config.audit_retention);
         AuthService {
             inner: Arc::new(Inner {
                 users: Users::new(db.clone()),
@@ -143,6 +152,11 @@ impl AuthService {
                 config,
                 applied: tokio::sync::broadcast::channel(256).0,
                 listening: std::sync::atomic::AtomicBool::new(false),
+                audit: AuditLog::new(db_for_audit, config_retention),
+                touched: moka::sync::Cache::builder()
+                    .max_capacity(100_000)
+                    .time_to_live(super::tokens::LAST_USED_EVERY)
+                    .build(),
             }),
         }
     }
@@ -195,6 +209,15 @@ impl AuthService {
         username: &str,
         password: &str,
     ) -> Result<Option<User>, ApiError> {
+        Ok(self.check_credentials(username, password).await?.ok())
+    }
+
+    /// [`AuthService::verify_credentials`] with the reason of a failure.
+    async fn check_credentials(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Result<User, LoginFailure>, ApiError> {
         let user = self.inner.users.by_username(username).await?;
         let stored = user.as_ref().map(|u| u.password.clone());
         let pw = password.to_owned();
@@ -207,20 +230,82 @@ impl AuthService {
                 }
             })
             .await?;
-        let Some(user) = user else { return Ok(None) };
+        let Some(user) = user else {
+            return Ok(Err(LoginFailure::UnknownUser));
+        };
         match verdict {
-            Verification::Invalid => Ok(None),
-            _ if !user.is_active => Ok(None),
-            Verification::Valid => Ok(Some(user)),
+            Verification::Invalid => Ok(Err(LoginFailure::BadPassword)),
+            _ if !user.is_active => Ok(Err(LoginFailure::Inactive)),
+            Verification::Valid => Ok(Ok(user)),
             Verification::ValidNeedsRehash => {
                 let hash = self.hash_password(password).await?;
                 self.inner.users.set_password_hash(user.id, &hash).await?;
-                Ok(Some(User {
+                Ok(Ok(User {
                     password: hash,
                     ..user
                 }))
             }
         }
+    }
+
+    /// A login with username and password: [`AuthService::verify_credentials`], recorded in
+    /// the audit log (a failure with its reason category, also logged at INFO).
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<Option<User>, ApiError> {
+        let (user, failure) = match self.check_credentials(username, password).await? {
+            Ok(user) => (Some(user), None),
+            Err(failure) => (None, Some(failure)),
+        };
+        let event = match (&user, failure) {
+            (Some(user), _) => AuthEvent::new(AuthEventKind::Login).with_user(user),
+            (None, failure) => {
+                let reason = failure.map_or("", LoginFailure::as_str);
+                tracing::info!(
+                    username,
+                    reason,
+                    client_ip = ?client.ip,
+                    "login failed"
+                );
+                AuthEvent::new(AuthEventKind::LoginFailed)
+                    .with_username(username)
+                    .with_reason(reason)
+            }
+        };
+        self.audit(event.with_client(client));
+        Ok(user)
+    }
+
+    /// Queues an event for the audit log (`auth_event`); returns at once, the write happens
+    /// in the background (see [`super::audit`]). For events the service does not record
+    /// itself — password, email and username changes, (de)activation, permission and group
+    /// changes, throttling:
+    ///
+    /// ```no_run
+    /// # async fn f(auth: axum_drf::auth::AuthService, req: axum_drf::ApiRequest) {
+    /// use axum_drf::auth::{AuthEvent, AuthEventKind, ClientInfo};
+    /// auth.audit(
+    ///     AuthEvent::new(AuthEventKind::Throttled)
+    ///         .with_username("alice")
+    ///         .with_detail("scope login")
+    ///         .with_client(&ClientInfo::of(&req)),
+    /// );
+    /// # }
+    /// ```
+    pub fn audit(&self, event: AuthEvent) {
+        self.inner.audit.record(event);
+    }
+
+    /// The audit log (start it, flush it on shutdown, prune it).
+    pub fn audit_log(&self) -> &AuditLog {
+        &self.inner.audit
+    }
+
+    pub(super) fn touched(&self) -> &moka::sync::Cache<i64, ()> {
+        &self.inner.touched
     }
 
     /// Checks `password` against `user`'s hash (e.g. `current_password` fields).
@@ -263,7 +348,8 @@ impl AuthService {
         Ok(key)
     }
 
-    /// Deletes the user's token; the next login derives a new one.
+    /// Deletes every token of the user (DRF's single token, and per-login or imported
+    /// ones); the next login derives a new one.
     pub async fn revoke_token(&self, user_id: i64) -> Result<(), ApiError> {
         let rows = self
             .inner
@@ -277,10 +363,21 @@ impl AuthService {
                     "UPDATE auth_user SET token_generation = token_generation + 1 WHERE id = $1",
                     vec![user_id.into()],
                 ),
+                // Random tokens (per-login, imported) are the user's tokens too.
+                Statement::new(
+                    "DELETE FROM auth_token WHERE user_id = $1 RETURNING key_hash",
+                    vec![user_id.into()],
+                ),
             ])
             .await?;
-        for row in rows.first().into_iter().flatten() {
-            let hash = row.text(0)?;
+        // The key hashes the two DELETEs returned (statements 0 and 2).
+        let mut hashes = Vec::new();
+        for statement in [0, 2] {
+            for row in rows.get(statement).into_iter().flatten() {
+                hashes.push(row.text(0)?);
+            }
+        }
+        for hash in hashes {
             self.forget_key(&hash).await;
         }
         Ok(())
@@ -360,7 +457,7 @@ impl AuthService {
         self.broadcast(format!("user:{user_id}")).await;
     }
 
-    async fn forget_key(&self, key_hash: &str) {
+    pub(super) async fn forget_key(&self, key_hash: &str) {
         self.inner.cache.invalidate_key(key_hash);
         self.broadcast(format!("key:{key_hash}")).await;
     }
@@ -599,30 +696,27 @@ impl AuthService {
     async fn authenticate_token(&self, key: &str) -> Result<Identity, ApiError> {
         let key_hash = hash_secret(key);
         self.let_invalidations_land().await;
-        let user = match self.inner.cache.get(&key_hash) {
-            Some(hit) => hit.user,
+        let credential = match self.inner.cache.get(&key_hash) {
+            Some(hit) => hit,
             None => {
-                let row = self
-                    .inner
-                    .db
-                    .query_opt(TOKEN_LOOKUP, vec![Value::Text(key_hash.clone())])
-                    .await?;
-                let Some(row) = row else {
+                // The derived token, else a random (per-login or imported) one.
+                let Some(found) = self.find_token(&key_hash).await? else {
                     return Err(self.failed("Invalid token."));
                 };
-                let user = Arc::new(User::from_row(&row)?);
-                self.inner.cache.insert(
-                    key_hash.clone(),
-                    CachedCredential {
-                        user: user.clone(),
-                        expire_at: i64::MAX,
-                    },
-                );
-                user
+                self.inner.cache.insert(key_hash.clone(), found.clone());
+                found
             }
         };
+        // Only tokens under `token_ttl` carry an expiry: the default path reads no clock.
+        if credential.expire_at != i64::MAX && credential.expire_at <= now_micros() {
+            return Err(self.failed("Invalid token."));
+        }
+        let user = credential.user;
         if !user.is_active {
             return Err(self.failed("User inactive or deleted."));
+        }
+        if let Some(id) = credential.token_id {
+            self.touch_token(id);
         }
         Ok(Identity {
             user: Some(user),
@@ -661,6 +755,7 @@ impl AuthService {
             CachedCredential {
                 user: user.clone(),
                 expire_at,
+                token_id: None,
             },
         );
         // Django's SessionAuthentication ignores inactive users: the request is anonymous.

@@ -33,6 +33,17 @@ impl TokenKey {
         TokenKey(hex::encode(&digest[..20]))
     }
 
+    /// A random key in DRF's shape (40 hex characters, 160 bits), for per-login tokens.
+    ///
+    /// ```
+    /// use axum_drf::auth::token::TokenKey;
+    /// assert_eq!(TokenKey::random().expose().len(), 40);
+    /// assert_ne!(TokenKey::random(), TokenKey::random());
+    /// ```
+    pub fn random() -> Self {
+        TokenKey(hex::encode(rand::random::<[u8; 20]>()))
+    }
+
     /// The plaintext, for the one response that hands it out.
     pub fn expose(&self) -> &str {
         &self.0

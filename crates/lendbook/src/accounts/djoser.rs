@@ -5,7 +5,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_drf::auth::user::normalize_email;
 use axum_drf::auth::validators::{validate_password, UserAttributes};
-use axum_drf::auth::{NewUser, User};
+use axum_drf::auth::{ClientInfo, Credential, NewUser, TokenMode, User};
 use axum_drf::fields::{CharField, Errors};
 use axum_drf::pagination::LimitOffset;
 use axum_drf::permissions::AllowAny;
@@ -168,19 +168,33 @@ async fn token_login(state: AppState, req: ApiRequest) -> Result<Response, ApiEr
     let username = errors.take("username", field.validate(&data, "username"));
     errors.into_result()?;
     let user = match (username.flatten(), password.flatten()) {
-        (Some(u), Some(p)) => state.auth.verify_credentials(&u, &p).await?,
+        (Some(u), Some(p)) => state.auth.login(&u, &p, &ClientInfo::of(&req)).await?,
         _ => None,
     }
     .ok_or_else(|| ApiError::non_field(BAD_CREDENTIALS))?;
     state.auth.users().touch_last_login(user.id).await?;
-    let token = state.auth.issue_token(&user).await?;
+    let token = state
+        .auth
+        .issue_login_token(&user, &ClientInfo::of(&req))
+        .await?;
     Ok(json(StatusCode::OK, &json!({"auth_token": token.expose()})))
 }
 
-/// `POST /api/auth/token/logout/`: deletes the user's token; 204.
+/// `POST /api/auth/token/logout/`: deletes the user's token (per-login tokens: the one the
+/// request came with); 204.
 async fn token_logout(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
     let user = req.user()?;
-    state.auth.revoke_token(user.id).await?;
+    let credential = &req.identity.credential;
+    state
+        .auth
+        .logout(user, credential, &ClientInfo::of(&req))
+        .await?;
+    // djoser deletes the user's token even when the logout came with a session.
+    if !matches!(credential, Credential::Token { .. })
+        && state.auth.config().token_mode == TokenMode::Single
+    {
+        state.auth.revoke_token(user.id).await?;
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_drf::auth::signing::{decode_uid, issued_at, LinkCheck, LinkSigner, UsedLinks};
 use axum_drf::auth::validators::{validate_password, UserAttributes};
-use axum_drf::auth::User;
+use axum_drf::auth::{AuthEventKind, User};
 use axum_drf::fields::{CharField, Errors};
 use axum_drf::store::{now_micros, Statement, StoreError};
 use axum_drf::{ApiError, ApiRequest};
@@ -169,6 +169,7 @@ pub async fn reset_password_confirm(
     .await?;
     // A new password ends every session (Django's session hash); tokens stay, as djoser's.
     state.auth.end_user_sessions(link.user.id).await?;
+    super::audit(&state, &req, AuthEventKind::PasswordReset, &link.user);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -185,6 +186,7 @@ pub async fn reset_username_confirm(
     let new_username =
         new_username.ok_or_else(|| ApiError::Internal("validated field missing".into()))?;
     let link = verify(&state, &data, Kind::UsernameReset).await?;
+    let new_username_for_audit = new_username.clone();
     if link.used {
         return Err(ApiError::field("token", INVALID_TOKEN));
     }
@@ -214,6 +216,11 @@ pub async fn reset_username_confirm(
     }
     result?;
     state.auth.user_changed(link.user.id).await;
+    let renamed = User {
+        username: new_username_for_audit,
+        ..link.user.clone()
+    };
+    super::audit(&state, &req, AuthEventKind::UsernameChange, &renamed);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -244,5 +251,6 @@ pub async fn activation(state: AppState, req: ApiRequest) -> Result<Response, Ap
     )
     .await?;
     state.auth.user_changed(link.user.id).await;
+    super::audit(&state, &req, AuthEventKind::Activation, &link.user);
     Ok(StatusCode::NO_CONTENT.into_response())
 }

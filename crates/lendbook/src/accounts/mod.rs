@@ -6,14 +6,33 @@ mod emails;
 mod links;
 mod seed;
 mod session_cookies;
+mod tokens;
 mod users;
 mod validation;
 
 use axum_drf::routing::Routes;
 
-use crate::app::AppState;
+use axum_drf::auth::{AuthEvent, AuthEventKind, ClientInfo, TokenMode, User};
+use axum_drf::ApiRequest;
 
-/// Every accounts route.
-pub fn routes() -> Routes<AppState> {
-    seed::routes().merge(djoser::routes())
+use crate::app::AppState;
+use crate::config::Config;
+
+/// Records an account change in the audit log (written by the auth service, off the
+/// request path), with the request's client address and user agent.
+fn audit(state: &AppState, req: &ApiRequest, kind: AuthEventKind, user: &User) {
+    state.auth.audit(
+        AuthEvent::new(kind)
+            .with_user(user)
+            .with_client(&ClientInfo::of(req)),
+    );
+}
+
+/// Every accounts route; the token list and "log out everywhere" only with per-login tokens.
+pub fn routes(config: &Config) -> Routes<AppState> {
+    let routes = seed::routes().merge(djoser::routes());
+    match config.auth.token_mode {
+        TokenMode::PerLogin => routes.merge(tokens::routes()),
+        TokenMode::Single => routes,
+    }
 }

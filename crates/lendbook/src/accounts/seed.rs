@@ -4,7 +4,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum_drf::auth::service::{cookie_header, SESSION_COOKIE};
 use axum_drf::auth::token::hash_secret;
-use axum_drf::auth::Credential;
+use axum_drf::auth::{ClientInfo, Credential};
 use axum_drf::fields::{CharField, Errors};
 use axum_drf::permissions::AllowAny;
 use axum_drf::routing::Routes;
@@ -72,9 +72,10 @@ async fn login(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
             "Must include \"username\" and \"password\".",
         ));
     };
+    let client = ClientInfo::of(&req);
     let user = state
         .auth
-        .verify_credentials(&username, &password)
+        .login(&username, &password, &client)
         .await?
         .ok_or_else(|| ApiError::non_field(BAD_CREDENTIALS))?;
     let replaces = match &req.identity.credential {
@@ -82,7 +83,7 @@ async fn login(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
         _ => None,
     };
     let session = state.auth.start_session(&user, replaces).await?;
-    let token = state.auth.issue_token(&user).await?;
+    let token = state.auth.issue_login_token(&user, &client).await?;
     let mut response = json(
         StatusCode::OK,
         &json!({"token": token.expose(), "user_id": user.id, "email": user.email}),
@@ -94,9 +95,10 @@ async fn login(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
 /// `POST /api/logout/`: deletes the token the request used and ends the session.
 async fn logout(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
     let user = req.user()?;
-    if let Credential::Token { .. } = req.identity.credential {
-        state.auth.revoke_token(user.id).await?;
-    }
+    state
+        .auth
+        .logout(user, &req.identity.credential, &ClientInfo::of(&req))
+        .await?;
     let cookies = cookie_header(&req.headers);
     let session = axum_drf::cookies::get_cookie(&cookies, SESSION_COOKIE);
     let mut response = json(

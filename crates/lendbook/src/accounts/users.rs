@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use axum_drf::auth::service::RequestHead;
 use axum_drf::auth::validators::{validate_password, UserAttributes};
-use axum_drf::auth::User;
+use axum_drf::auth::{AuthEvent, AuthEventKind, ClientInfo, User};
 use axum_drf::error::PERMISSION_DENIED;
 use axum_drf::fields::{CharField, Errors};
 use axum_drf::store::StoreError;
@@ -167,6 +167,7 @@ async fn apply_update(
     let Some(email) = email else {
         return Ok(json(StatusCode::OK, &user_json(&user)));
     };
+    let (user_email_before, user_active_before) = (user.email.clone(), user.is_active);
     let users = state.auth.users();
     // With activation on, djoser deactivates a user whose address changed and mails a new
     // activation link there, so an address is proven before it is trusted.
@@ -181,6 +182,12 @@ async fn apply_update(
         is_active: user.is_active && !reactivate,
         ..user
     };
+    if updated.email != user_email_before {
+        super::audit(state, req, AuthEventKind::EmailChange, &updated);
+    }
+    if reactivate && user_active_before {
+        super::audit(state, req, AuthEventKind::Deactivation, &updated);
+    }
     if reactivate {
         emails::spawn_send(state, Kind::Activation, updated.clone());
     }
@@ -196,6 +203,12 @@ async fn delete_user(state: &AppState, req: &ApiRequest, user: User) -> Result<R
     errors.into_result()?;
     state.auth.users().delete(user.id).await?;
     state.auth.user_changed(user.id).await;
+    state.auth.audit(
+        AuthEvent::new(AuthEventKind::Deactivation)
+            .with_user(&user)
+            .with_detail("deleted")
+            .with_client(&ClientInfo::of(req)),
+    );
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -220,6 +233,7 @@ pub async fn set_password(state: AppState, req: ApiRequest) -> Result<Response, 
     let hash = state.auth.hash_password(&new_password).await?;
     state.auth.users().set_password_hash(user.id, &hash).await?;
     state.auth.end_user_sessions(user.id).await?;
+    super::audit(&state, &req, AuthEventKind::PasswordChange, user);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -266,5 +280,10 @@ pub async fn set_username(state: AppState, req: ApiRequest) -> Result<Response, 
         Err(e) => return Err(e.into()),
     }
     state.auth.user_changed(user.id).await;
+    let renamed = User {
+        username: new_username,
+        ..(**user).clone()
+    };
+    super::audit(&state, &req, AuthEventKind::UsernameChange, &renamed);
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -21,6 +21,7 @@ pub struct TestApp {
     /// The configuration it runs with (reuse it for a second instance or the CLI).
     pub config: Config,
     shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _dir: tempfile::TempDir,
     pg_database: Option<String>,
 }
@@ -103,7 +104,7 @@ impl TestApp {
         let addr = app.local_addr();
         let state = app.state().clone();
         let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(app.run_until(async {
+        let server = tokio::spawn(app.run_until(async {
             let _ = rx.await;
         }));
         TestApp {
@@ -112,6 +113,7 @@ impl TestApp {
             state,
             config,
             shutdown: Some(tx),
+            server: Some(server),
             _dir: dir,
             pg_database,
         }
@@ -120,6 +122,17 @@ impl TestApp {
     /// `base + path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    /// Shuts the server down as SIGTERM does and waits until it has finished; the database
+    /// stays (until the `TestApp` is dropped).
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server ran");
+        }
     }
 
     /// Runs the real `lendbook` binary against this server's database.
@@ -276,5 +289,92 @@ impl Api {
         let (status, json) = self.post(path, body).await;
         assert_eq!(status, 201, "create {path}: {json}");
         json["id"].as_i64().expect("id")
+    }
+}
+
+/// The real `lendbook serve` binary on a [`TestApp`]'s database, with its log captured
+/// (for tests of what reaches the log, and of a clean SIGTERM shutdown).
+pub struct ServedBinary {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    child: std::process::Child,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestApp {
+    /// Starts `lendbook serve` on this app's database and secret, `env` added (e.g.
+    /// `LENDBOOK_LOG=info`); returns once it listens.
+    pub fn serve_binary(&self, env: &[(&str, &str)]) -> ServedBinary {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lendbook"))
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .env("DATABASE_URL", &self.config.database_url)
+            .env(
+                "LENDBOOK_SECRET_KEY",
+                self.config.secret_key.clone().unwrap_or_default(),
+            )
+            .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
+            .current_dir(self._dir.path())
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start lendbook serve");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        let reader = std::thread::spawn(move || {
+            let port = regex::Regex::new(r"listening.*127\.0\.0\.1:(\d+)").expect("regex");
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(c) = port.captures(&line) {
+                    let _ = addr_tx.send(c[1].to_owned());
+                }
+                let mut log = sink.lock().expect("log lock");
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let port = addr_rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("lendbook serve reports its address");
+        ServedBinary {
+            base: format!("http://127.0.0.1:{port}"),
+            child,
+            log,
+            reader: Some(reader),
+        }
+    }
+}
+
+impl ServedBinary {
+    /// `base + path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Sends SIGTERM (a clean shutdown), waits for the exit; returns the whole log.
+    pub fn stop(mut self) -> String {
+        let pid = self.child.id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        let status = self.child.wait().expect("wait for lendbook");
+        assert!(status.success(), "lendbook serve exited with {status}");
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        let log = self.log.lock().expect("log lock").clone();
+        log
+    }
+}
+
+impl Drop for ServedBinary {
+    fn drop(&mut self) {
+        // Only when a test failed before stop(): do not leave the server running.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
