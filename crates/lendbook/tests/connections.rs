@@ -10,7 +10,7 @@ use support::net::{closed_within, connect_from, exchange};
 use support::TestApp;
 use tokio::io::AsyncWriteExt;
 
-const PUBLIC: &[u8] = b"GET /api/public/ HTTP/1.1\r\nHost: x\r\n\r\n";
+const PUBLIC: &[u8] = b"GET /api/public/ HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn trickling_connections_neither_starve_others_nor_stay_open() {
@@ -23,7 +23,7 @@ async fn trickling_connections_neither_starve_others_nor_stay_open() {
             let mut stream = connect_from(&from, addr).await;
             let start = Instant::now();
             // The head of a request that never ends, a byte at a time.
-            let head = b"GET /api/public/ HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+            let head = b"GET /api/public/ HTTP/1.1\r\nHost: localhost\r\nX-Slow: ";
             for (n, byte) in head.iter().chain(std::iter::repeat(&b'a')).enumerate() {
                 if stream.write_all(&[*byte]).await.is_err() {
                     break;
@@ -114,7 +114,7 @@ async fn a_trickled_body_gets_408_after_the_body_timeout() {
         )
     });
     write
-        .write_all(b"POST /api/login/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"us")
+        .write_all(b"POST /api/login/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"us")
         .await
         .unwrap();
     // A byte every 100 ms: 5 s for the body, were it not cut off.
@@ -141,7 +141,7 @@ async fn a_declared_body_over_the_limit_gets_413_at_once() {
     let started = Instant::now();
     let (head, body) = exchange(
         &mut stream,
-        b"POST /api/v1/friends/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 104857600\r\n\r\n",
+        b"POST /api/v1/friends/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 104857600\r\n\r\n",
         Duration::from_secs(2),
     )
     .await

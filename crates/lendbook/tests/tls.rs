@@ -230,7 +230,7 @@ async fn connection_limits_hold_over_tls() {
     let started = Instant::now();
     let (head, _) = exchange(
         &mut tls,
-        b"POST /api/login/ HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\n",
+        b"POST /api/login/ HTTP/1.1\r\nHost: localhost\r\nContent-Length: 104857600\r\n\r\n",
         Duration::from_secs(2),
     )
     .await
