@@ -49,6 +49,7 @@ pub mod auth;
 pub mod client;
 pub mod cookies;
 pub mod datetime;
+pub mod django;
 pub mod edge;
 pub mod error;
 pub mod fields;

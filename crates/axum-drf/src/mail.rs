@@ -250,13 +250,27 @@ fn part(content_type: ContentType, text: &str) -> SinglePart {
 }
 
 async fn write_file(dir: &Path, bytes: &[u8]) -> Result<PathBuf, MailError> {
-    tokio::fs::create_dir_all(dir).await?;
+    use tokio::io::AsyncWriteExt;
+    // Messages carry live reset links: the directory (when created here) is 0700 and each
+    // file 0600 from the moment it exists, whatever the umask.
+    let mut builder = tokio::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    builder.mode(0o700);
+    builder.create(dir).await?;
     let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
     let name = format!("{stamp}-{}", hex::encode(rand::random::<[u8; 6]>()));
     // Written under a temporary name and renamed, so a reader never sees half a message.
     let partial = dir.join(format!(".{name}.part"));
     let path = dir.join(format!("{name}.eml"));
-    tokio::fs::write(&partial, bytes).await?;
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(&partial).await?;
+    file.write_all(bytes).await?;
+    file.flush().await?;
+    drop(file);
     tokio::fs::rename(&partial, &path).await?;
     Ok(path)
 }

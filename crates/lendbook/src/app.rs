@@ -114,6 +114,7 @@ pub fn build_state(config: Config, db: Database) -> Result<AppState, StartError>
         trust_forwarded_proto: a.trust_forwarded_proto,
         cache_capacity: a.cache_capacity,
         cache_ttl: Duration::from_secs(a.cache_ttl_secs),
+        revoke_tokens_on_password_change: a.revoke_tokens_on_password_change,
         token_ttl: a.token_ttl.map(Duration::from_secs),
         token_mode: a.token_mode,
         audit_retention: match config.audit.retention_days {

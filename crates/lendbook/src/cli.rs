@@ -74,6 +74,20 @@ pub enum Command {
         #[command(subcommand)]
         command: GroupsCommand,
     },
+    /// Import a Django (DRF) deployment's database in one transaction: users (passwords
+    /// keep working), groups, permissions and grants, tokens, friends, belongings and
+    /// borrowings, with their ids. See docs/migrating-from-drf.md.
+    ImportDjango {
+        /// The Django database: a SQLite file (path or sqlite://PATH) or postgres://...
+        #[arg(long = "from", value_name = "URL")]
+        from: String,
+        /// Report what would be imported; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Delete the target's users, groups and lending data first.
+        #[arg(long)]
+        replace: bool,
+    },
     /// Show the audit log (logins, logouts, tokens, account and permission changes), newest
     /// first.
     Audit {
@@ -276,6 +290,25 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             }
             Ok(())
         }
+        Command::ImportDjango {
+            from,
+            dry_run,
+            replace,
+        } => {
+            let db = app::open_database(&config).await?;
+            let options = crate::import_django::ImportOptions {
+                from,
+                dry_run,
+                replace,
+                progress: true,
+                token_ttl: config.auth.token_ttl.map(std::time::Duration::from_secs),
+            };
+            let report = crate::import_django::import(&db, &options)
+                .await
+                .map_err(|e| CliError::Message(e.to_string()))?;
+            print!("{report}");
+            Ok(())
+        }
         Command::Perms { command } => perms(&config, command).await,
         Command::Audit {
             user,
@@ -354,8 +387,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let hash = tokio::task::spawn_blocking(move || hash_password(&password))
                 .await
                 .map_err(|e| CliError::Message(e.to_string()))?;
-            auth.users().set_password_hash(user.id, &hash).await?;
-            auth.end_user_sessions(user.id)
+            auth.change_password(user.id, &hash)
                 .await
                 .map_err(|e| CliError::Message(e.to_string()))?;
             auth.audit(cli_event(AuthEventKind::PasswordChange).with_user(&user));

@@ -212,6 +212,9 @@ pub struct AuthSettings {
     pub cache_ttl_secs: u64,
     /// Concurrent password hashes (default: number of CPUs).
     pub hashing_concurrency: Option<usize>,
+    /// A password change or reset also revokes the user's API token (sessions always
+    /// end). `false` restores DRF/djoser's behaviour, where the token survives.
+    pub revoke_tokens_on_password_change: bool,
     /// Token lifetime in seconds (unset: until revoked, as in DRF). An expired token answers
     /// 401 `Invalid token.`; the next login issues a new one.
     pub token_ttl: Option<u64>,
@@ -274,6 +277,7 @@ impl Default for AuthSettings {
             cache_capacity: 100_000,
             cache_ttl_secs: 300,
             hashing_concurrency: None,
+            revoke_tokens_on_password_change: true,
             token_ttl: None,
             token_mode: axum_drf::auth::TokenMode::Single,
         }

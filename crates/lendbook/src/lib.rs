@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod import_django;
 pub mod lending;
 pub mod migrations;
 pub mod permissions;

@@ -127,6 +127,19 @@ async fn password_change_by_cli_ends_sessions_and_deactivation_is_immediate() {
         StatusCode::UNAUTHORIZED
     );
 
+    // The token went with the password (revoke_tokens_on_password_change); log in again.
+    let private = |token: String| {
+        reqwest::Client::new()
+            .get(app.url("/api/private/"))
+            .header("Authorization", format!("Token {token}"))
+            .send()
+    };
+    assert_eq!(
+        private(token).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let token = app.login("carol", "another-Horse-8-battery").await;
+
     app.state
         .auth
         .users()
@@ -134,12 +147,7 @@ async fn password_change_by_cli_ends_sessions_and_deactivation_is_immediate() {
         .await
         .unwrap();
     app.state.auth.user_changed(id).await;
-    let r = reqwest::Client::new()
-        .get(app.url("/api/private/"))
-        .header("Authorization", format!("Token {token}"))
-        .send()
-        .await
-        .unwrap();
+    let r = private(token).await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body, json!({"detail": "User inactive or deleted."}));

@@ -5,6 +5,7 @@
 //! otherwise a valid `sessionid` cookie authenticates it and unsafe methods must then pass
 //! Django's CSRF check. Passwords are hashed with argon2id on a bounded blocking pool.
 
+pub mod activation;
 pub mod audit;
 pub mod cache;
 pub mod csrf;

@@ -1,10 +1,13 @@
 //! Password hashing and verification compatible with Django's stored hashes.
 //!
 //! New passwords are hashed with argon2id in the standard PHC string format.
-//! Hashes written by Django (`pbkdf2_sha256$...` and `argon2$argon2...`) still
-//! verify, so users migrated from a Django database can log in; they are
-//! reported as [`Verification::ValidNeedsRehash`] so the caller can replace
-//! them with a fresh [`hash_password`] result on successful login.
+//! Hashes written by Django's hashers (`pbkdf2_sha256`, `pbkdf2_sha1`, `argon2`,
+//! `bcrypt_sha256`, `bcrypt`, `scrypt`) still verify, so users migrated from a
+//! Django database can log in; they are reported as
+//! [`Verification::ValidNeedsRehash`] so the caller can replace them with a
+//! fresh [`hash_password`] result on successful login. The primitives come from
+//! the RustCrypto crates (`pbkdf2`, `argon2`, `scrypt`) and `bcrypt`; only
+//! Django's encodings around them are written here.
 //!
 //! Every function here is CPU-heavy and synchronous on purpose: callers on an
 //! async runtime should run them on a blocking pool (`spawn_blocking`).
@@ -39,8 +42,30 @@ const UNUSABLE_PREFIX: &str = "!";
 /// Django's `UNUSABLE_PASSWORD_SUFFIX_LENGTH`.
 const UNUSABLE_SUFFIX_LEN: usize = 40;
 
+/// bcrypt's cost is a power of two: 16 (about 5 s of CPU) is far beyond Django's 12.
+const MAX_BCRYPT_COST: u32 = 16;
+/// scrypt needs `128 * n * r` bytes: 1 GiB at most (Django 5.2: n=2^14, r=8: 16 MiB).
+const MAX_SCRYPT_MEMORY: u64 = 1 << 30;
+/// And `n * r * p` block mixes of CPU: 2^28 at most (Django 5.2: 2^14 * 8 * 5).
+const MAX_SCRYPT_WORK: u64 = 1 << 28;
+
 const PBKDF2_SHA256_PREFIX: &str = "pbkdf2_sha256";
+const PBKDF2_SHA1_PREFIX: &str = "pbkdf2_sha1";
 const DJANGO_ARGON2_PREFIX: &str = "argon2";
+const BCRYPT_SHA256_PREFIX: &str = "bcrypt_sha256$";
+const BCRYPT_PREFIX: &str = "bcrypt$";
+const SCRYPT_PREFIX: &str = "scrypt$";
+
+/// The Django hashers (by their `algorithm` names) whose encodings [`verify_password`]
+/// understands, besides lendbook's own PHC argon2 strings and unusable passwords.
+pub const SUPPORTED_DJANGO_HASHERS: &[&str] = &[
+    PBKDF2_SHA256_PREFIX,
+    PBKDF2_SHA1_PREFIX,
+    DJANGO_ARGON2_PREFIX,
+    "bcrypt_sha256",
+    "bcrypt",
+    "scrypt",
+];
 
 /// Outcome of [`verify_password`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,8 +159,10 @@ fn argon2_into(
 /// Checks `password` against a stored encoding.
 ///
 /// Understands PHC argon2 strings (`$argon2id$...`, also `argon2i`/`argon2d`),
-/// Django's `Argon2PasswordHasher` format (`argon2$argon2id$...`) and Django's
-/// `pbkdf2_sha256$<iterations>$<salt>$<hash>`. Unusable passwords (Django's
+/// Django's `Argon2PasswordHasher` format (`argon2$argon2id$...`), Django's
+/// `pbkdf2_sha256$<iterations>$<salt>$<hash>` and `pbkdf2_sha1$...`,
+/// `bcrypt_sha256$$2b$<cost>$...`, `bcrypt$$2b$...` and
+/// `scrypt$<n>$<salt>$<r>$<p>$<hash>`. Unusable passwords (Django's
 /// `!` prefix), unknown algorithms and malformed encodings are
 /// [`Verification::Invalid`]; this function never panics on its input.
 ///
@@ -164,9 +191,60 @@ pub fn verify_password(password: &str, encoded: &str) -> Verification {
         return Verification::Invalid;
     }
     if encoded.starts_with(PBKDF2_SHA256_PREFIX) {
-        return verify_pbkdf2_sha256(password, encoded);
+        return verify_pbkdf2(password, encoded, PBKDF2_SHA256_PREFIX, pbkdf2_sha256);
+    }
+    if encoded.starts_with(PBKDF2_SHA1_PREFIX) {
+        return verify_pbkdf2(password, encoded, PBKDF2_SHA1_PREFIX, pbkdf2_sha1);
+    }
+    if let Some(data) = encoded.strip_prefix(BCRYPT_SHA256_PREFIX) {
+        // Django's BCryptSHA256PasswordHasher: bcrypt over the hex SHA-256 of the
+        // password, which lifts bcrypt's 72-byte limit.
+        let digest = hex::encode(<Sha256 as sha2::Digest>::digest(password.as_bytes()));
+        return verify_bcrypt(digest.as_bytes(), data);
+    }
+    if let Some(data) = encoded.strip_prefix(BCRYPT_PREFIX) {
+        return verify_bcrypt(password.as_bytes(), data);
+    }
+    if encoded.starts_with(SCRYPT_PREFIX) {
+        return verify_scrypt(password, encoded);
     }
     Verification::Invalid
+}
+
+/// The name of the Django hasher that wrote `encoded` when [`verify_password`] cannot
+/// verify it (e.g. `md5`, `unsalted_md5`, `sha1`, `crypt`, or an unknown algorithm);
+/// `None` for every supported format and for unusable passwords. An import reports
+/// these by name: such users can only log in after a password reset.
+///
+/// ```
+/// use axum_drf::auth::password::unsupported_hasher;
+/// assert_eq!(unsupported_hasher("md5$salt$0123"), Some("md5"));
+/// assert_eq!(unsupported_hasher("5f4dcc3b5aa765d61d8327deb882cf99"), Some("unsalted_md5"));
+/// assert_eq!(unsupported_hasher("pbkdf2_sha1$1000$salt$abc="), None);
+/// assert_eq!(unsupported_hasher("!unusable"), None);
+/// ```
+pub fn unsupported_hasher(encoded: &str) -> Option<&str> {
+    if encoded.starts_with(UNUSABLE_PREFIX) || encoded.starts_with("$argon2") {
+        return None;
+    }
+    // Django's own identification of the prefix-less legacy formats.
+    if encoded.len() == 32 && !encoded.contains('$') {
+        return Some("unsalted_md5");
+    }
+    if encoded.len() == 37 && encoded.starts_with("md5$$") {
+        return Some("unsalted_md5");
+    }
+    if encoded.len() == 46 && encoded.starts_with("sha1$$") {
+        return Some("unsalted_sha1");
+    }
+    let algorithm = encoded.split('$').next().unwrap_or("");
+    if SUPPORTED_DJANGO_HASHERS.contains(&algorithm) {
+        None
+    } else if algorithm.is_empty() {
+        Some("(empty)")
+    } else {
+        Some(algorithm)
+    }
 }
 
 fn verify_argon2(password: &str, phc: &str, django_format: bool) -> Verification {
@@ -237,18 +315,29 @@ fn verify_argon2(password: &str, phc: &str, django_format: bool) -> Verification
     }
 }
 
-/// Mirrors Django's `PBKDF2PasswordHasher.verify`: decode, re-encode with the
-/// decoded salt and iterations, then compare the whole encodings. Comparing
-/// re-encoded strings (rather than decoded bytes) means non-canonical inputs
+/// PBKDF2-HMAC with Django's dklen: the digest size (32 bytes for SHA-256, 20 for SHA-1).
+type Pbkdf2 = fn(&[u8], &[u8], u32) -> Vec<u8>;
+
+fn pbkdf2_sha256(password: &[u8], salt: &[u8], iterations: u32) -> Vec<u8> {
+    pbkdf2::pbkdf2_hmac_array::<Sha256, 32>(password, salt, iterations).to_vec()
+}
+
+fn pbkdf2_sha1(password: &[u8], salt: &[u8], iterations: u32) -> Vec<u8> {
+    pbkdf2::pbkdf2_hmac_array::<sha1::Sha1, 20>(password, salt, iterations).to_vec()
+}
+
+/// Mirrors Django's `PBKDF2PasswordHasher.verify` (and its SHA-1 subclass): decode,
+/// re-encode with the decoded salt and iterations, then compare the whole encodings.
+/// Comparing re-encoded strings (rather than decoded bytes) means non-canonical inputs
 /// such as `+1000` iterations or unpadded base64 fail exactly as in Django.
-fn verify_pbkdf2_sha256(password: &str, encoded: &str) -> Verification {
+fn verify_pbkdf2(password: &str, encoded: &str, prefix: &str, derive: Pbkdf2) -> Verification {
     let mut parts = encoded.splitn(4, '$');
     let (Some(algorithm), Some(iterations), Some(salt), Some(_hash)) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Verification::Invalid;
     };
-    if algorithm != PBKDF2_SHA256_PREFIX {
+    if algorithm != prefix {
         return Verification::Invalid;
     }
     let Ok(iterations) = iterations.parse::<u32>() else {
@@ -259,15 +348,71 @@ fn verify_pbkdf2_sha256(password: &str, encoded: &str) -> Verification {
     if iterations == 0 || iterations > MAX_PBKDF2_ITERATIONS {
         return Verification::Invalid;
     }
-    let mut derived = [0u8; 32];
-    pbkdf2::pbkdf2_hmac::<Sha256>(
-        password.as_bytes(),
-        salt.as_bytes(),
-        iterations,
-        &mut derived,
-    );
+    let derived = derive(password.as_bytes(), salt.as_bytes(), iterations);
     let recomputed = format!(
-        "{PBKDF2_SHA256_PREFIX}${iterations}${salt}${}",
+        "{prefix}${iterations}${salt}${}",
+        base64::engine::general_purpose::STANDARD.encode(derived)
+    );
+    if bool::from(recomputed.as_bytes().ct_eq(encoded.as_bytes())) {
+        Verification::ValidNeedsRehash
+    } else {
+        Verification::Invalid
+    }
+}
+
+/// `data` is bcrypt's own `$2b$<cost>$<salt><hash>` string (Django stores it after
+/// `bcrypt_sha256$` or `bcrypt$`); the cost is bounded before any hashing.
+fn verify_bcrypt(password: &[u8], data: &str) -> Verification {
+    let mut parts = data.split('$');
+    let (Some(""), Some(version), Some(cost), Some(rest), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return Verification::Invalid;
+    };
+    let Ok(cost) = cost.parse::<u32>() else {
+        return Verification::Invalid;
+    };
+    if !matches!(version, "2a" | "2b" | "2y") || cost > MAX_BCRYPT_COST || rest.len() != 53 {
+        return Verification::Invalid;
+    }
+    // Django hands bcrypt the password as is (bcrypt reads at most 72 bytes of it).
+    match bcrypt::verify(password, data) {
+        Ok(true) => Verification::ValidNeedsRehash,
+        _ => Verification::Invalid,
+    }
+}
+
+/// Mirrors Django's `ScryptPasswordHasher.verify`: `scrypt$<n>$<salt>$<r>$<p>$<hash>`,
+/// re-encoded with the decoded parameters (64-byte key) and compared as a whole.
+fn verify_scrypt(password: &str, encoded: &str) -> Verification {
+    let parts: Vec<&str> = encoded.splitn(6, '$').collect();
+    let [_, n, salt, r, p, _hash] = parts[..] else {
+        return Verification::Invalid;
+    };
+    let (Ok(n), Ok(r), Ok(p)) = (n.parse::<u64>(), r.parse::<u32>(), p.parse::<u32>()) else {
+        return Verification::Invalid;
+    };
+    if n < 2 || !n.is_power_of_two() || r == 0 || p == 0 {
+        return Verification::Invalid;
+    }
+    let memory = 128u64.saturating_mul(n).saturating_mul(u64::from(r));
+    let work = n.saturating_mul(u64::from(r)).saturating_mul(u64::from(p));
+    if memory > MAX_SCRYPT_MEMORY || work > MAX_SCRYPT_WORK {
+        return Verification::Invalid;
+    }
+    let Ok(params) = scrypt::Params::new(n.trailing_zeros() as u8, r, p, 64) else {
+        return Verification::Invalid;
+    };
+    let mut derived = [0u8; 64];
+    if scrypt::scrypt(password.as_bytes(), salt.as_bytes(), &params, &mut derived).is_err() {
+        return Verification::Invalid;
+    }
+    let recomputed = format!(
+        "scrypt${n}${salt}${r}${p}${}",
         base64::engine::general_purpose::STANDARD.encode(derived)
     );
     if bool::from(recomputed.as_bytes().ct_eq(encoded.as_bytes())) {
@@ -350,6 +495,80 @@ mod tests {
             .hash_password(password.as_bytes(), &salt)
             .unwrap()
             .to_string()
+    }
+
+    // Made by Django 5.2.19's own hashers (bcrypt 5, argon2-cffi) for PASSWORD; see
+    // crates/lendbook/tests/fixtures/django/gen_hashes.py, which wrote them.
+    const PASSWORD: &str = "Pässwörd-7 ☃";
+    const DJANGO_FORMATS: &[(&str, &str)] = &[
+        ("pbkdf2_sha256", "pbkdf2_sha256$1000$seasalt1$O/3zXw1H60FL5AvoecF1nWDKslQJueLjqlogR4DLltA="),
+        ("pbkdf2_sha1", "pbkdf2_sha1$1000$seasalt2$K4Y3QAAEMUr/ds95jpsKtditraY="),
+        ("argon2 default", "argon2$argon2id$v=19$m=102400,t=2,p=8$TU9mbmI2aXZMZElCbG5ob2hXOUFKcg$pEveAo2jrFjT72gAN8aWahaPYMgByf5eb7XA3v7eHIY"),
+        ("bcrypt_sha256 rounds 4", "bcrypt_sha256$$2b$04$aJxDQFeatGzTOCBDJor57eDTJFHTjCCdppxnVnDNyrF8FlIJeJooG"),
+        ("bcrypt rounds 4", "bcrypt$$2b$04$YtEoZT3gM7vM/OOtBWLu2uJ8eQaPVkqHcUPWB/b5.cL7HyJdY.Ef6"),
+        ("scrypt default", "scrypt$16384$ubkmGvTQO6T9ozvpbndELF$8$5$Of5t8nft5Z4PW5YlaPBXtl4gQMBS7BYUSCEx1b+yPmid5v0/Qp4J/yx/za6CkHqSec88hjunxMTWcmV3lAsT6w=="),
+        ("scrypt n=1024", "scrypt$1024$seasalt3$8$2$JIuYbbi8Q5cR+QFWsKbI7iwSlHynVIM7tADf5fj4iRvpke/TFKkVQeTliadpal3fSu5oslOvJJ1fMG4IzbLOKw=="),
+    ];
+
+    #[test]
+    fn every_supported_django_hasher_verifies_and_asks_for_a_rehash() {
+        for (name, encoded) in DJANGO_FORMATS {
+            assert_eq!(unsupported_hasher(encoded), None, "{name}");
+            assert_eq!(
+                verify_password(PASSWORD, encoded),
+                Verification::ValidNeedsRehash,
+                "{name}"
+            );
+            assert_eq!(
+                verify_password("Pässwörd-7 ☃ ", encoded),
+                Verification::Invalid,
+                "{name}"
+            );
+            assert_eq!(
+                verify_password("", encoded),
+                Verification::Invalid,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn unsupported_and_unusable_hashes() {
+        let md5 = "md5$uRwTzGdTKCdZXKy4v4BqIJ$73fd95c93cb944f2bfac82de3a274cab";
+        assert_eq!(unsupported_hasher(md5), Some("md5"));
+        assert_eq!(verify_password(PASSWORD, md5), Verification::Invalid);
+        let unusable = "!12Or2IEnaWxkLfy0QcSlA7Kq61ku3ZLbIql3d1Yh";
+        assert_eq!(unsupported_hasher(unusable), None);
+        assert_eq!(verify_password(PASSWORD, unusable), Verification::Invalid);
+        assert_eq!(
+            unsupported_hasher("sha1$$0123456789012345678901234567890123456789"),
+            Some("unsalted_sha1")
+        );
+        assert_eq!(unsupported_hasher("crypt$$ab1234567890"), Some("crypt"));
+        assert_eq!(unsupported_hasher(""), Some("(empty)"));
+    }
+
+    #[test]
+    fn absurd_bcrypt_and_scrypt_costs_are_refused_at_once() {
+        let started = std::time::Instant::now();
+        for encoded in [
+            "bcrypt_sha256$$2b$31$aJxDQFeatGzTOCBDJor57eDTJFHTjCCdppxnVnDNyrF8FlIJeJooG",
+            "bcrypt$$2b$17$YtEoZT3gM7vM/OOtBWLu2uJ8eQaPVkqHcUPWB/b5.cL7HyJdY.Ef6",
+            "bcrypt$$2b$04$short",
+            "bcrypt$2b$04$YtEoZT3gM7vM/OOtBWLu2uJ8eQaPVkqHcUPWB/b5.cL7HyJdY.Ef6",
+            "scrypt$4294967296$salt$8$1$abc=",
+            "scrypt$16384$salt$8$4096$abc=",
+            "scrypt$1000$salt$8$1$abc=",
+            "scrypt$16384$salt$0$1$abc=",
+            "scrypt$16384$salt$8$1",
+        ] {
+            assert_eq!(
+                verify_password(PASSWORD, encoded),
+                Verification::Invalid,
+                "{encoded}"
+            );
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
     }
 
     #[test]

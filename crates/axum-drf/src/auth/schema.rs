@@ -102,6 +102,52 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: PERMISSIONS_SQLITE,
         postgres: PERMISSIONS_POSTGRES,
     },
+    // A link's use is recorded per (user, purpose, issue time, MAC digest) instead of per
+    // token text, so no other spelling of a used link works; and activation periods (see
+    // `activation::Activations`). Users inactive and never logged in are taken to be
+    // waiting for activation; other inactive users were deactivated. Old use records are
+    // dropped: every flow now changes a field its links are bound to when it consumes one.
+    Migration {
+        name: "axum_drf_0005_link_uses_and_activation",
+        sqlite: "
+        DROP TABLE auth_used_link;
+        CREATE TABLE auth_used_link (
+            user_id INTEGER NOT NULL REFERENCES auth_user(id) ON DELETE CASCADE,
+            purpose TEXT NOT NULL,
+            issued INTEGER NOT NULL,
+            mac_digest TEXT NOT NULL,
+            expire_at INTEGER NOT NULL,
+            PRIMARY KEY (user_id, purpose, issued, mac_digest)
+        );
+        CREATE INDEX auth_used_link_expire_at ON auth_used_link(expire_at);
+        CREATE TABLE auth_activation (
+            user_id INTEGER PRIMARY KEY REFERENCES auth_user(id) ON DELETE CASCADE,
+            since INTEGER NOT NULL,
+            pending BOOLEAN NOT NULL
+        );
+        INSERT INTO auth_activation (user_id, since, pending)
+            SELECT id, date_joined, TRUE FROM auth_user WHERE NOT is_active AND last_login IS NULL;
+    ",
+        postgres: "
+        DROP TABLE auth_used_link;
+        CREATE TABLE auth_used_link (
+            user_id BIGINT NOT NULL REFERENCES auth_user(id) ON DELETE CASCADE,
+            purpose TEXT NOT NULL,
+            issued BIGINT NOT NULL,
+            mac_digest TEXT NOT NULL,
+            expire_at BIGINT NOT NULL,
+            PRIMARY KEY (user_id, purpose, issued, mac_digest)
+        );
+        CREATE INDEX auth_used_link_expire_at ON auth_used_link(expire_at);
+        CREATE TABLE auth_activation (
+            user_id BIGINT PRIMARY KEY REFERENCES auth_user(id) ON DELETE CASCADE,
+            since BIGINT NOT NULL,
+            pending BOOLEAN NOT NULL
+        );
+        INSERT INTO auth_activation (user_id, since, pending)
+            SELECT id, date_joined, TRUE FROM auth_user WHERE NOT is_active AND last_login IS NULL;
+    ",
+    },
     // Random tokens (per-login, see `tokens.rs`; `kind` also admits keys imported from a
     // DRF database), stored as SHA-256 only; and the audit log (`audit.rs`). Events keep
     // the user id without a foreign key, so they outlive a deleted account.

@@ -36,6 +36,10 @@ pub struct AuthConfig {
     pub cache_ttl: Duration,
     /// Password hashes computed at once (each takes ~19 MiB and a core for ~30 ms).
     pub hashing_concurrency: usize,
+    /// A password change also revokes the user's API token, not only their sessions
+    /// (default). DRF keeps the token, so whoever stole it keeps access after the owner
+    /// recovered the account; `false` restores that.
+    pub revoke_tokens_on_password_change: bool,
     /// Token lifetime; `None`: tokens last until revoked (DRF).
     pub token_ttl: Option<Duration>,
     /// One token per user (DRF) or one per login (knox).
@@ -57,6 +61,7 @@ impl Default for AuthConfig {
             hashing_concurrency: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            revoke_tokens_on_password_change: true,
             token_ttl: None,
             token_mode: super::TokenMode::Single,
             audit_retention: None,
@@ -437,7 +442,49 @@ impl AuthService {
         Ok(())
     }
 
-    /// Ends every session of a user (password change).
+    /// Stores a new password hash for `user_id` and, in the same transaction, ends what a
+    /// password change ends ([`AuthService::password_change_statements`]); every instance
+    /// forgets the user's cached credentials before this returns. Every path that sets a
+    /// password (API, reset link, CLI, admin) goes through here or those statements.
+    pub async fn change_password(&self, user_id: i64, hash: &str) -> Result<(), ApiError> {
+        let mut stmts = vec![Statement::new(
+            "UPDATE auth_user SET password = $1 WHERE id = $2",
+            vec![hash.into(), user_id.into()],
+        )];
+        stmts.extend(self.password_change_statements(user_id));
+        self.inner.db.transaction(stmts).await?;
+        self.user_changed(user_id).await;
+        Ok(())
+    }
+
+    /// The statements that end a user's credentials when their password changes, to run
+    /// in the transaction that changes it (then call [`AuthService::user_changed`]): every
+    /// session (Django's session hash) and, with `revoke_tokens_on_password_change` (the
+    /// default), the API token, whose next login derives a fresh one.
+    pub fn password_change_statements(&self, user_id: i64) -> Vec<Statement> {
+        let mut stmts = vec![Statement::new(
+            "DELETE FROM auth_session WHERE user_id = $1",
+            vec![user_id.into()],
+        )];
+        if self.inner.config.revoke_tokens_on_password_change {
+            stmts.push(Statement::new(
+                "DELETE FROM authtoken_token WHERE user_id = $1",
+                vec![user_id.into()],
+            ));
+            stmts.push(Statement::new(
+                "UPDATE auth_user SET token_generation = token_generation + 1 WHERE id = $1",
+                vec![user_id.into()],
+            ));
+            // Random tokens (per-login, imported) are the user's tokens too.
+            stmts.push(Statement::new(
+                "DELETE FROM auth_token WHERE user_id = $1",
+                vec![user_id.into()],
+            ));
+        }
+        stmts
+    }
+
+    /// Ends every session of a user.
     pub async fn end_user_sessions(&self, user_id: i64) -> Result<(), ApiError> {
         self.inner
             .db
@@ -699,11 +746,15 @@ impl AuthService {
         let credential = match self.inner.cache.get(&key_hash) {
             Some(hit) => hit,
             None => {
-                // The derived token, else a random (per-login or imported) one.
+                // The derived token, else a random (per-login or imported) one; the ticket
+                // is taken before the read (see `cache`).
+                let ticket = self.inner.cache.ticket();
                 let Some(found) = self.find_token(&key_hash).await? else {
                     return Err(self.failed("Invalid token."));
                 };
-                self.inner.cache.insert(key_hash.clone(), found.clone());
+                self.inner
+                    .cache
+                    .insert(key_hash.clone(), found.clone(), ticket);
                 found
             }
         };
@@ -740,6 +791,7 @@ impl AuthService {
                 return Ok(hit.user.is_active.then_some(hit.user));
             }
         }
+        let ticket = self.inner.cache.ticket();
         let Some(row) = self
             .inner
             .db
@@ -757,6 +809,7 @@ impl AuthService {
                 expire_at,
                 token_id: None,
             },
+            ticket,
         );
         // Django's SessionAuthentication ignores inactive users: the request is anonymous.
         Ok(user.is_active.then_some(user))

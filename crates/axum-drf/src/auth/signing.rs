@@ -11,8 +11,14 @@
 //!   link of that user at once, with no table to clean,
 //! * a token older than the caller's `max_age` is refused,
 //!
-//! and [`UsedLinks`] records each consumed token until it would have expired anyway, so a
-//! token whose HMAC is still valid (activation changes none of the bound fields) works once.
+//! and [`UsedLinks`] records each use per (user, purpose, issue time) until the link would
+//! have expired anyway, inserted in the transaction of the change the link authorises, so a
+//! link works once even when sent many times at once.
+//!
+//! Exactly one spelling of a link is accepted: the one issued (`uid` unpadded base64 of the
+//! decimal id, the time in lower-case base36 without leading zeros, the MAC in lower-case
+//! hex). Django also accepts padded uids and upper-case times; each alias would be another
+//! string naming the same link.
 //!
 //! ```
 //! use axum_drf::auth::signing::{decode_uid, encode_uid, LinkCheck, LinkSigner};
@@ -49,22 +55,26 @@ pub fn encode_uid(id: i64) -> String {
     URL_SAFE_NO_PAD.encode(id.to_string())
 }
 
-/// Inverse of [`encode_uid`]; `None` for anything that is not base64url of a decimal id.
-/// Padding is accepted, as Django's `urlsafe_base64_decode` accepts it.
+/// Inverse of [`encode_uid`]; `None` for anything that is not exactly what [`encode_uid`]
+/// writes. Unlike Django's `urlsafe_base64_decode`, padding and zero-padded ids are refused:
+/// one link, one spelling.
 ///
 /// ```
 /// use axum_drf::auth::signing::decode_uid;
-/// assert_eq!(decode_uid("MTI="), Some(12));
+/// assert_eq!(decode_uid("MTI"), Some(12));
+/// assert_eq!(decode_uid("MTI="), None); // padded
+/// assert_eq!(decode_uid("MDEy"), None); // "012"
 /// assert_eq!(decode_uid("eHg"), None); // "xx"
 /// assert_eq!(decode_uid("!!"), None);
 /// ```
 pub fn decode_uid(uid: &str) -> Option<i64> {
-    let bytes = URL_SAFE_NO_PAD.decode(uid.trim_end_matches('=')).ok()?;
+    let bytes = URL_SAFE_NO_PAD.decode(uid).ok()?;
     let text = std::str::from_utf8(&bytes).ok()?;
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    text.parse().ok()
+    let id: i64 = text.parse().ok()?;
+    (encode_uid(id) == uid).then_some(id)
 }
 
 /// The verdict on a presented token.
@@ -187,17 +197,52 @@ fn to_base36(mut n: i64) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// Only the canonical spelling [`to_base36`] writes: lower case, no leading zeros.
 fn from_base36(s: &str) -> Option<i64> {
-    if s.is_empty() || s.len() > 12 || !s.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    if s.is_empty()
+        || s.len() > 12
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+        || (s.len() > 1 && s.starts_with('0'))
+    {
         return None;
     }
-    i64::from_str_radix(&s.to_ascii_lowercase(), 36).ok()
+    i64::from_str_radix(s, 36).ok()
 }
 
-/// The record of consumed link tokens (table `auth_used_link`), so each works once.
-///
-/// Rows keep the SHA-256 of the token, never the token, and are swept once the token would
-/// have expired anyway.
+/// One issued link: whose, what for, when (Unix seconds), and the digest of its MAC. A
+/// use is recorded by this, never by the text sent, so every spelling of a link names the
+/// same use. The MAC digest tells apart two links of one purpose issued in the same second
+/// for different states of the user (e.g. a reset, then a new reset link at once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkUse {
+    /// The user the link is for.
+    pub user_id: i64,
+    /// Its purpose (e.g. `"password_reset"`).
+    pub purpose: String,
+    /// Its issue time, Unix seconds.
+    pub issued: i64,
+    /// SHA-256 hex of the link's (canonical) MAC; the MAC itself is never stored.
+    pub mac_digest: String,
+}
+
+impl LinkUse {
+    /// The use of `token` (checked [`LinkCheck::Valid`] first, so its spelling is the one
+    /// issued) for `user_id` and `purpose`; `None` if it is malformed.
+    pub fn of(user_id: i64, purpose: &str, token: &str) -> Option<LinkUse> {
+        let (ts, mac) = token.split_once('-')?;
+        Some(LinkUse {
+            user_id,
+            purpose: purpose.to_owned(),
+            issued: from_base36(ts)?,
+            mac_digest: hex::encode(Sha256::digest(mac.as_bytes())),
+        })
+    }
+}
+
+/// The record of used links (table `auth_used_link`), so each works once. Rows name the
+/// link by [`LinkUse`] (no secret is stored) and are swept once it would have expired.
 #[derive(Clone, Debug)]
 pub struct UsedLinks {
     db: Database,
@@ -209,22 +254,29 @@ impl UsedLinks {
         UsedLinks { db }
     }
 
-    /// Whether `token` was consumed already.
-    pub async fn is_used(&self, token: &str) -> Result<bool, StoreError> {
+    /// Whether the link was used already.
+    pub async fn is_used(&self, link: &LinkUse) -> Result<bool, StoreError> {
         Ok(self
             .db
             .query_opt(
-                "SELECT 1 FROM auth_used_link WHERE digest = $1",
-                vec![digest(token).into()],
+                "SELECT 1 FROM auth_used_link \
+                 WHERE user_id = $1 AND purpose = $2 AND issued = $3 AND mac_digest = $4",
+                vec![
+                    link.user_id.into(),
+                    link.purpose.as_str().into(),
+                    link.issued.into(),
+                    link.mac_digest.as_str().into(),
+                ],
             )
             .await?
             .is_some())
     }
 
-    /// Statements that mark `token` of `user_id` used (valid until `expire_at`, Unix
-    /// seconds), to run in the same transaction as the change the link authorises: a second
-    /// concurrent use fails that transaction with [`StoreError::UniqueViolation`].
-    pub fn consume(&self, token: &str, user_id: i64, expire_at: i64) -> Vec<Statement> {
+    /// Statements that mark the link used (its record kept until `expire_at`, Unix
+    /// seconds), to run in the same transaction as the change the link authorises: the
+    /// primary key makes a second use — concurrent or not, in any spelling — fail that
+    /// transaction with [`StoreError::UniqueViolation`], on SQLite and PostgreSQL alike.
+    pub fn consume(&self, link: &LinkUse, expire_at: i64) -> Vec<Statement> {
         // Stored in microseconds, like every timestamp in the schema.
         let expire_at = expire_at.saturating_mul(1_000_000);
         vec![
@@ -233,15 +285,18 @@ impl UsedLinks {
                 vec![now_micros().into()],
             ),
             Statement::new(
-                "INSERT INTO auth_used_link (digest, user_id, expire_at) VALUES ($1, $2, $3)",
-                vec![digest(token).into(), user_id.into(), expire_at.into()],
+                "INSERT INTO auth_used_link (user_id, purpose, issued, mac_digest, expire_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+                vec![
+                    link.user_id.into(),
+                    link.purpose.as_str().into(),
+                    link.issued.into(),
+                    link.mac_digest.as_str().into(),
+                    expire_at.into(),
+                ],
             ),
         ]
     }
-}
-
-fn digest(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// The issue time (Unix seconds) written in a token, for computing when its record in
@@ -326,6 +381,22 @@ mod tests {
         for bad in ["", "-", "abc", "zz-", "1-xyz", "!!-00"] {
             assert_eq!(s.check_at("reset", &u, bad, 10, 1005), LinkCheck::Invalid);
         }
+        // Other spellings of the genuine token: upper case, zero-padded time, upper-case MAC.
+        let (ts, mac) = t.split_once('-').unwrap();
+        for alias in [
+            format!("{}-{mac}", ts.to_ascii_uppercase()),
+            format!("0{ts}-{mac}"),
+            format!("00{ts}-{mac}"),
+            format!("{ts}-{}", mac.to_ascii_uppercase()),
+            format!("{ts}-{mac} "),
+        ] {
+            assert_ne!(alias, t);
+            assert_eq!(
+                s.check_at("reset", &u, &alias, 10, 1005),
+                LinkCheck::Invalid,
+                "{alias}"
+            );
+        }
     }
 
     #[tokio::test]
@@ -346,30 +417,37 @@ mod tests {
             .await
             .unwrap();
         let used = UsedLinks::new(db.clone());
-        assert!(!used.is_used("t-1").await.unwrap());
+        let link = |purpose: &str, issued: i64| {
+            LinkUse::of(user.id, purpose, &format!("{}-abc", to_base36(issued))).unwrap()
+        };
+        assert!(!used.is_used(&link("reset", 1)).await.unwrap());
         let far = now_secs() + 3600;
-        db.transaction(used.consume("t-1", user.id, far))
+        db.transaction(used.consume(&link("reset", 1), far))
             .await
             .unwrap();
-        assert!(used.is_used("t-1").await.unwrap());
-        let again = db.transaction(used.consume("t-1", user.id, far)).await;
+        assert!(used.is_used(&link("reset", 1)).await.unwrap());
+        assert!(!used.is_used(&link("activation", 1)).await.unwrap());
+        let again = db.transaction(used.consume(&link("reset", 1), far)).await;
         assert!(matches!(again, Err(StoreError::UniqueViolation(_))));
         // Expired records are swept by the next consumption; deleting the user drops theirs.
-        db.transaction(used.consume("t-2", user.id, 0))
+        db.transaction(used.consume(&link("reset", 2), 0))
             .await
             .unwrap();
-        db.transaction(used.consume("t-3", user.id, far))
+        db.transaction(used.consume(&link("reset", 3), far))
             .await
             .unwrap();
-        assert!(!used.is_used("t-2").await.unwrap());
+        assert!(!used.is_used(&link("reset", 2)).await.unwrap());
         users.delete(user.id).await.unwrap();
-        assert!(!used.is_used("t-3").await.unwrap());
+        assert!(!used.is_used(&link("reset", 3)).await.unwrap());
     }
 
     #[test]
     fn base36() {
         for n in [0, 1, 35, 36, 1_700_000_000] {
             assert_eq!(from_base36(&to_base36(n)), Some(n));
+        }
+        for alias in ["00", "01", "A", "0a", "1Z"] {
+            assert_eq!(from_base36(alias), None, "{alias}");
         }
     }
 }

@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-use crate::store::{now_micros, Database, Row, StoreError, Value};
+use super::activation::Activations;
+use crate::store::{now_micros, Database, Row, Statement, StoreError, Value};
 
 /// A user account with Django's `auth_user` fields.
 #[derive(Clone, PartialEq, Eq)]
@@ -163,26 +164,10 @@ impl Users {
 
     /// Inserts a user; a taken username is [`StoreError::UniqueViolation`].
     pub async fn create(&self, new: &NewUser) -> Result<User, StoreError> {
-        let sql = format!(
-            "INSERT INTO auth_user (username, email, password, is_staff, is_superuser, is_active, \
-             first_name, last_name, date_joined, token_generation) \
-             VALUES ($1, $2, $3, $4, $5, $6, '', '', $7, 0) RETURNING {}",
-            user_columns!()
-        );
+        let stmt = Self::insert_statement(new);
         let row = self
             .db
-            .query(
-                sql,
-                vec![
-                    new.username.as_str().into(),
-                    new.email.as_str().into(),
-                    new.password_hash.as_str().into(),
-                    new.is_staff.into(),
-                    new.is_superuser.into(),
-                    new.is_active.into(),
-                    now_micros().into(),
-                ],
-            )
+            .query(stmt.sql, stmt.params)
             .await?
             .into_iter()
             .next()
@@ -190,7 +175,31 @@ impl Users {
         User::from_row(&row)
     }
 
-    /// Replaces the stored password hash.
+    /// The `INSERT ... RETURNING` of [`Users::create`], for use inside a transaction.
+    pub(crate) fn insert_statement(new: &NewUser) -> Statement {
+        Statement::new(
+            concat!(
+                "INSERT INTO auth_user (username, email, password, is_staff, is_superuser, \
+                 is_active, first_name, last_name, date_joined, token_generation) \
+                 VALUES ($1, $2, $3, $4, $5, $6, '', '', $7, 0) RETURNING ",
+                user_columns!()
+            ),
+            vec![
+                new.username.as_str().into(),
+                new.email.as_str().into(),
+                new.password_hash.as_str().into(),
+                new.is_staff.into(),
+                new.is_superuser.into(),
+                new.is_active.into(),
+                now_micros().into(),
+            ],
+        )
+    }
+
+    /// Replaces the stored password hash and nothing else: for re-hashing the same password
+    /// (a legacy hash upgraded at login). A password *change* goes through
+    /// [`AuthService::change_password`](crate::auth::AuthService::change_password), which
+    /// also ends the user's sessions and token.
     pub async fn set_password_hash(&self, id: i64, hash: &str) -> Result<(), StoreError> {
         self.db
             .execute(
@@ -250,13 +259,17 @@ impl Users {
         Ok(())
     }
 
-    /// Sets the active flag alone.
+    /// Sets the active flag (an administrator's decision): an open activation period
+    /// closes, so no emailed activation link can override it.
     pub async fn set_active(&self, id: i64, is_active: bool) -> Result<(), StoreError> {
         self.db
-            .execute(
-                "UPDATE auth_user SET is_active = $1 WHERE id = $2",
-                vec![is_active.into(), Value::Int(id)],
-            )
+            .transaction(vec![
+                Statement::new(
+                    "UPDATE auth_user SET is_active = $1 WHERE id = $2",
+                    vec![is_active.into(), Value::Int(id)],
+                ),
+                Activations::close(id),
+            ])
             .await?;
         Ok(())
     }
@@ -271,7 +284,8 @@ impl Users {
         Ok(n > 0)
     }
 
-    /// Sets the staff / superuser / active flags.
+    /// Sets the staff / superuser / active flags (closing any open activation period, as
+    /// [`Users::set_active`]).
     pub async fn set_flags(
         &self,
         id: i64,
@@ -280,10 +294,13 @@ impl Users {
         is_active: bool,
     ) -> Result<(), StoreError> {
         self.db
-            .execute(
-                "UPDATE auth_user SET is_staff = $1, is_superuser = $2, is_active = $3 WHERE id = $4",
-                vec![is_staff.into(), is_superuser.into(), is_active.into(), Value::Int(id)],
-            )
+            .transaction(vec![
+                Statement::new(
+                    "UPDATE auth_user SET is_staff = $1, is_superuser = $2, is_active = $3 WHERE id = $4",
+                    vec![is_staff.into(), is_superuser.into(), is_active.into(), Value::Int(id)],
+                ),
+                Activations::close(id),
+            ])
             .await?;
         Ok(())
     }

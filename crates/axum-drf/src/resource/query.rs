@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::fields::Errors;
 use crate::pagination::LimitOffset;
 use crate::permissions::{scope_filter, Object, Scope};
-use crate::store::{now_micros, Database, Row, Statement, Value as Sql};
+use crate::store::{now_micros, Database, Row, Statement, StoreError, Value as Sql};
 
 /// A row loaded for a detail route: its id, owner and rendered JSON.
 #[derive(Debug, Clone)]
@@ -48,6 +48,7 @@ impl ObjectRef {
         self.resource
             .update(&self.db, self.object.id, columns.to_vec())
             .await
+            .map_err(ApiError::from)
     }
 
     /// Reloads and renders the row.
@@ -319,7 +320,7 @@ impl Resource {
         db: &Database,
         user_id: i64,
         columns: Vec<(&'static str, Sql)>,
-    ) -> Result<i64, ApiError> {
+    ) -> Result<i64, StoreError> {
         let mut names = vec![self.owner_column];
         let mut params = vec![Sql::Int(user_id)];
         for f in &self.fields {
@@ -342,8 +343,8 @@ impl Resource {
         let row = db
             .query_opt(sql, params)
             .await?
-            .ok_or_else(|| ApiError::Internal("INSERT returned no id".into()))?;
-        Ok(row.int(0)?)
+            .ok_or_else(|| StoreError::Decode("INSERT returned no id".into()))?;
+        row.int(0)
     }
 
     pub(crate) async fn update(
@@ -351,7 +352,7 @@ impl Resource {
         db: &Database,
         id: i64,
         columns: Vec<(&'static str, Sql)>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), StoreError> {
         if columns.is_empty() {
             return Ok(());
         }
@@ -372,6 +373,26 @@ impl Resource {
         );
         db.execute(sql, params).await?;
         Ok(())
+    }
+
+    /// A write refused by a foreign key lost a race with the delete of a row it names,
+    /// after validation had found it. Had the delete come first, validation would have
+    /// answered DRF's 400 for that field — so validate again, now that it is gone, and
+    /// answer that. (Not a 500: the client did nothing wrong that a retry cannot show.)
+    pub(crate) async fn vanished_reference(
+        &self,
+        db: &Database,
+        user: &User,
+        data: &Map<String, Value>,
+        partial: bool,
+        form: bool,
+        error: StoreError,
+    ) -> ApiError {
+        match self.validate(db, user, data, partial, form).await {
+            Err(answer) => answer,
+            // Every named row is there: the violated key is not one a field names.
+            Ok(_) => error.into(),
+        }
     }
 
     pub(crate) async fn delete(&self, db: &Database, id: i64) -> Result<(), ApiError> {

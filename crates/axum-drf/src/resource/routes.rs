@@ -16,6 +16,7 @@ use crate::pagination::LimitOffset;
 use crate::permissions::check_object_permissions;
 use crate::request::ApiRequest;
 use crate::routing::Routes;
+use crate::store::StoreError;
 use crate::view::{ApiState, View};
 
 type ActionFut = Pin<Box<dyn Future<Output = Result<Response, ApiError>> + Send>>;
@@ -244,8 +245,15 @@ async fn create<S: ApiState>(
     let user = req.user()?.clone();
     let data = req.object_data()?;
     let db = s.auth().db();
-    let columns = r.validate(db, &user, &data, false, is_form(&req)).await?;
-    let id = r.insert(db, user.id, columns).await?;
+    let form = is_form(&req);
+    let columns = r.validate(db, &user, &data, false, form).await?;
+    let id = match r.insert(db, user.id, columns).await {
+        Ok(id) => id,
+        Err(e @ StoreError::ForeignKeyViolation(_)) => {
+            return Err(r.vanished_reference(db, &user, &data, false, form, e).await)
+        }
+        Err(e) => return Err(e.into()),
+    };
     let created = r
         .fetch(db, Some(&user), id)
         .await?
@@ -302,8 +310,17 @@ async fn update<S: ApiState>(
     let user = req.user()?.clone();
     let data = req.object_data()?;
     let db = s.auth().db();
-    let columns = r.validate(db, &user, &data, partial, is_form(&req)).await?;
-    r.update(db, object.id, columns).await?;
+    let form = is_form(&req);
+    let columns = r.validate(db, &user, &data, partial, form).await?;
+    match r.update(db, object.id, columns).await {
+        Ok(()) => {}
+        Err(e @ StoreError::ForeignKeyViolation(_)) => {
+            return Err(r
+                .vanished_reference(db, &user, &data, partial, form, e)
+                .await)
+        }
+        Err(e) => return Err(e.into()),
+    }
     let updated = r
         .fetch(db, Some(&user), object.id)
         .await?

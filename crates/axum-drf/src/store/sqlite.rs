@@ -41,6 +41,28 @@ pub(crate) fn default_workers() -> usize {
         .clamp(2, 8)
 }
 
+/// Creates the database file readable by its owner only (0600, whatever the umask), before
+/// SQLite opens it: it holds password hashes and emails. SQLite gives its `-wal` and `-shm`
+/// files the database file's mode. An existing file is left as the operator made it.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    if path.as_os_str() == ":memory:" || path.as_os_str().is_empty() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        // Let SQLite report a bad path (e.g. a missing directory) in its own words.
+        Err(_) => Ok(()),
+    }
+}
+
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
         path,
@@ -68,6 +90,7 @@ impl SqliteDb {
         let path = path.as_ref().to_owned();
         // Open one connection up front so a bad path fails here, not on the first query,
         // and so WAL mode is set before concurrent workers start.
+        create_private(&path)?;
         let first = open_connection(&path)?;
         let (tx, rx) = flume::bounded::<Job>(1024);
         let mut handles = Vec::with_capacity(workers);

@@ -3,6 +3,7 @@
 
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum_drf::auth::activation::Activations;
 use axum_drf::auth::user::normalize_email;
 use axum_drf::auth::validators::{validate_password, UserAttributes};
 use axum_drf::auth::{ClientInfo, Credential, NewUser, TokenMode, User};
@@ -235,7 +236,14 @@ async fn create_user(state: AppState, req: ApiRequest) -> Result<Response, ApiEr
         is_active: !state.config.accounts.send_activation_email,
         ..NewUser::default()
     };
-    let user = match state.auth.users().create(&new).await {
+    let created = if new.is_active {
+        state.auth.users().create(&new).await
+    } else {
+        Activations::new(state.db.clone())
+            .create_pending_user(&new)
+            .await
+    };
+    let user = match created {
         Ok(user) => user,
         Err(StoreError::UniqueViolation(_)) => {
             return Err(ApiError::field("username", USERNAME_TAKEN))

@@ -1,9 +1,11 @@
 //! djoser's emails (activation, password reset, username reset): texts after djoser's
 //! templates, links after its `*_URL` settings, delivered in the background.
 
+use axum_drf::auth::activation::Activations;
 use axum_drf::auth::signing::{encode_uid, LinkSigner};
 use axum_drf::auth::User;
 use axum_drf::mail::{Email, Mailer, SmtpSettings};
+use axum_drf::store::StoreError;
 
 use crate::app::AppState;
 use crate::config::Config;
@@ -53,8 +55,14 @@ pub fn mailer(config: &Config) -> Mailer {
     }
 }
 
-/// The frontend link for `user`, with a fresh token.
-pub fn link(config: &Config, signer: &LinkSigner, kind: Kind, user: &User) -> String {
+/// The frontend link for `user`, with a fresh token for `purpose` (see [`purpose_for`]).
+pub fn link(
+    config: &Config,
+    signer: &LinkSigner,
+    kind: Kind,
+    purpose: &str,
+    user: &User,
+) -> String {
     let accounts = &config.accounts;
     let pattern = match kind {
         Kind::Activation => &accounts.activation_url,
@@ -63,14 +71,20 @@ pub fn link(config: &Config, signer: &LinkSigner, kind: Kind, user: &User) -> St
     };
     let path = pattern
         .replace("{uid}", &encode_uid(user.id))
-        .replace("{token}", &signer.make(kind.purpose(), user));
+        .replace("{token}", &signer.make(purpose, user));
     format!("{}/{}", accounts.site_url.trim_end_matches('/'), path)
 }
 
-/// Renders the email of `kind` for `user`.
-pub fn render(config: &Config, signer: &LinkSigner, kind: Kind, user: &User) -> Email {
+/// Renders the email of `kind` for `user`, its link signed for `purpose`.
+pub fn render(
+    config: &Config,
+    signer: &LinkSigner,
+    kind: Kind,
+    purpose: &str,
+    user: &User,
+) -> Email {
     let site = &config.accounts.site_name;
-    let url = link(config, signer, kind, user);
+    let url = link(config, signer, kind, purpose, user);
     let (subject, intro, action, remind) = match kind {
         Kind::Activation => (
             format!("Account activation on {site}"),
@@ -151,7 +165,7 @@ pub fn spawn_send(state: &AppState, kind: Kind, user: User) {
 pub fn spawn_send_to<F, Fut>(state: &AppState, kind: Kind, find: F)
 where
     F: FnOnce(AppState) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = Result<Vec<User>, axum_drf::store::StoreError>> + Send,
+    Fut: std::future::Future<Output = Result<Vec<User>, StoreError>> + Send,
 {
     let state = state.clone();
     tokio::spawn(async move {
@@ -166,12 +180,45 @@ where
     });
 }
 
+/// The purpose `kind`'s link for `user` is signed for, or `None` when no such link may be
+/// sent: an activation link exists only while the account waits for activation (never
+/// for one an administrator deactivated), bound to that activation period.
+pub async fn purpose_for(
+    state: &AppState,
+    kind: Kind,
+    user: &User,
+) -> Result<Option<String>, StoreError> {
+    if kind != Kind::Activation {
+        return Ok(Some(kind.purpose().to_owned()));
+    }
+    Ok(Activations::new(state.db.clone())
+        .period(user.id)
+        .await?
+        .filter(|p| p.pending && !user.is_active)
+        .map(|p| Activations::purpose(kind.purpose(), p.since)))
+}
+
 async fn send(state: &AppState, kind: Kind, user: &User) {
     if user.email.is_empty() {
         return;
     }
+    let purpose = match purpose_for(state, kind, user).await {
+        Ok(Some(purpose)) => purpose,
+        Ok(None) => {
+            tracing::info!(
+                user_id = user.id,
+                ?kind,
+                "not waiting for activation: no email"
+            );
+            return;
+        }
+        Err(e) => {
+            tracing::error!(user_id = user.id, ?kind, error = %e, "email not sent");
+            return;
+        }
+    };
     let signer = LinkSigner::new(&state.auth.config().secret);
-    let email = render(&state.config, &signer, kind, user);
+    let email = render(&state.config, &signer, kind, &purpose, user);
     match mailer(&state.config).send(&email).await {
         Ok(_) => tracing::info!(user_id = user.id, ?kind, "email sent"),
         Err(e) => tracing::error!(user_id = user.id, ?kind, error = %e, "email not sent"),

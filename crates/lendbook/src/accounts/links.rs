@@ -1,14 +1,18 @@
 //! djoser's emailed-link flows: password reset, username reset, activation.
 //!
 //! Differences from djoser 2.3.5, all on the safe side and invisible to a well-behaved
-//! client: a link works once and expires (`[accounts] *_timeout_secs`); its token is bound
-//! to its purpose; a request answers 204 at once whether or not the address is known (the
+//! client: a link works once (recorded per user, purpose and issue time, in the transaction
+//! of its change, so parallel uses and other spellings of it lose) and expires
+//! (`[accounts] *_timeout_secs`); its token is bound to its purpose, and an activation
+//! link to its activation period, so an account an administrator deactivated stays
+//! deactivated; a request answers 204 at once whether or not the address is known (the
 //! look-up and delivery run in the background); and a reset password is also checked for
 //! similarity to the user's own attributes once the link proved who the user is.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum_drf::auth::signing::{decode_uid, issued_at, LinkCheck, LinkSigner, UsedLinks};
+use axum_drf::auth::activation::{ActivationPeriod, Activations};
+use axum_drf::auth::signing::{decode_uid, LinkCheck, LinkSigner, LinkUse, UsedLinks};
 use axum_drf::auth::validators::{validate_password, UserAttributes};
 use axum_drf::auth::{AuthEventKind, User};
 use axum_drf::fields::{CharField, Errors};
@@ -76,12 +80,14 @@ pub async fn resend_activation(state: AppState, req: ApiRequest) -> Result<Respo
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// A verified link: its user and token.
+/// A verified link: its user, which use of which link it is, and (activation) the period
+/// it belongs to.
 struct Link {
     user: User,
-    token: String,
+    link_use: LinkUse,
     used: bool,
     expire_at: i64,
+    period: Option<ActivationPeriod>,
 }
 
 /// djoser's `UidAndTokenSerializer.validate`: the uid names a user (`uid` error) and the
@@ -103,26 +109,42 @@ async fn verify(state: &AppState, data: &Map<String, Value>, kind: Kind) -> Resu
         Kind::Activation => accounts.activation_timeout_secs,
         Kind::PasswordReset | Kind::UsernameReset => accounts.password_reset_timeout_secs,
     };
+    // Activation links are bound to the activation period they were sent in.
+    let (purpose, period) = match kind {
+        Kind::Activation => {
+            let period = Activations::new(state.db.clone())
+                .period(user.id)
+                .await?
+                .ok_or_else(|| ApiError::field("token", INVALID_TOKEN))?;
+            (
+                Activations::purpose(kind.purpose(), period.since),
+                Some(period),
+            )
+        }
+        Kind::PasswordReset | Kind::UsernameReset => (kind.purpose().to_owned(), None),
+    };
     let signer = LinkSigner::new(&state.auth.config().secret);
-    if signer.check(kind.purpose(), &user, &token, max_age) != LinkCheck::Valid {
+    if signer.check(&purpose, &user, &token, max_age) != LinkCheck::Valid {
         return Err(ApiError::field("token", INVALID_TOKEN));
     }
-    let used = UsedLinks::new(state.db.clone()).is_used(&token).await?;
-    let expire_at = issued_at(&token)
-        .unwrap_or(0)
-        .saturating_add(max_age.max(0));
+    // Recorded under the full purpose: activation links of different periods issued in
+    // the same second are different links.
+    let link_use = LinkUse::of(user.id, &purpose, &token)
+        .ok_or_else(|| ApiError::field("token", INVALID_TOKEN))?;
+    let issued = link_use.issued;
+    let used = UsedLinks::new(state.db.clone()).is_used(&link_use).await?;
     Ok(Link {
         user,
-        token,
+        link_use,
         used,
-        expire_at,
+        expire_at: issued.saturating_add(max_age.max(0)),
+        period,
     })
 }
 
 /// Runs `change` together with consuming the link; a concurrent second use loses.
 async fn consume(state: &AppState, link: &Link, change: Vec<Statement>) -> Result<(), ApiError> {
-    let mut stmts =
-        UsedLinks::new(state.db.clone()).consume(&link.token, link.user.id, link.expire_at);
+    let mut stmts = UsedLinks::new(state.db.clone()).consume(&link.link_use, link.expire_at);
     stmts.extend(change);
     match state.db.transaction(stmts).await {
         Ok(_) => Ok(()),
@@ -158,17 +180,14 @@ pub async fn reset_password_confirm(
     // The link proved who this is: now the similarity rule can see their attributes.
     check_password_rules(&new_password, &link.user)?;
     let hash = state.auth.hash_password(&new_password).await?;
-    consume(
-        &state,
-        &link,
-        vec![Statement::new(
-            "UPDATE auth_user SET password = $1, last_login = $2 WHERE id = $3",
-            vec![hash.into(), now_micros().into(), link.user.id.into()],
-        )],
-    )
-    .await?;
-    // A new password ends every session (Django's session hash); tokens stay, as djoser's.
-    state.auth.end_user_sessions(link.user.id).await?;
+    let mut change = vec![Statement::new(
+        "UPDATE auth_user SET password = $1, last_login = $2 WHERE id = $3",
+        vec![hash.into(), now_micros().into(), link.user.id.into()],
+    )];
+    // A new password ends every session (Django's session hash) and, by default, the token.
+    change.extend(state.auth.password_change_statements(link.user.id));
+    consume(&state, &link, change).await?;
+    state.auth.user_changed(link.user.id).await;
     super::audit(&state, &req, AuthEventKind::PasswordReset, &link.user);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -207,7 +226,7 @@ pub async fn reset_username_confirm(
         // The username was taken between the check and the write (the token row is new, so
         // the violation is the username's) — unless the token was consumed meanwhile.
         if UsedLinks::new(state.db.clone())
-            .is_used(&link.token)
+            .is_used(&link.link_use)
             .await?
         {
             return Err(ApiError::Validation(v.clone()));
@@ -237,17 +256,18 @@ pub async fn activation(state: AppState, req: ApiRequest) -> Result<Response, Ap
     if link.user.is_active {
         return Err(ApiError::PermissionDenied(STALE_TOKEN.into()));
     }
+    // Inactive, and its period closed: an administrator deactivated the account (or it was
+    // activated and deactivated since). No link brings it back.
+    let Some(period) = link.period.filter(|p| p.pending) else {
+        return Err(ApiError::field("token", INVALID_TOKEN));
+    };
     if link.used {
-        // Used once, then deactivated (by staff, or by an email change): this link is spent.
         return Err(ApiError::field("token", INVALID_TOKEN));
     }
     consume(
         &state,
         &link,
-        vec![Statement::new(
-            "UPDATE auth_user SET is_active = TRUE WHERE id = $1",
-            vec![link.user.id.into()],
-        )],
+        Activations::complete(link.user.id, period.since),
     )
     .await?;
     state.auth.user_changed(link.user.id).await;

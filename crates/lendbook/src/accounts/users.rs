@@ -3,18 +3,20 @@
 //!
 //! Permission is djoser's `CurrentUserOrAdmin` with `HIDE_USERS`: another user's record is
 //! answered `Not found.` to non-staff (but `403` on DELETE, and an id no user has reads
-//! `No User matches the given query.`, exactly as the reference answers).
+//! `No User matches the given query.`, exactly as the reference answers). One deviation:
+//! staff who are not superusers get `403` for any write to a superuser (see `may_manage`).
 
 use axum::extract::{RawPathParams, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
+use axum_drf::auth::activation::Activations;
 use axum_drf::auth::service::RequestHead;
 use axum_drf::auth::validators::{validate_password, UserAttributes};
 use axum_drf::auth::{AuthEvent, AuthEventKind, ClientInfo, User};
 use axum_drf::error::PERMISSION_DENIED;
 use axum_drf::fields::{CharField, Errors};
-use axum_drf::store::StoreError;
+use axum_drf::store::{Statement, StoreError};
 use axum_drf::View;
 use axum_drf::{json, ApiError, ApiRequest};
 use tower::ServiceExt;
@@ -41,6 +43,9 @@ async fn target(state: &AppState, req: &ApiRequest) -> Result<User, ApiError> {
         .await?
         .ok_or_else(|| ApiError::NotFound(NO_USER.into()))?;
     if me.is_staff || me.id == user.id {
+        if !may_manage(me, &user) && !matches!(req.method, Method::GET | Method::HEAD) {
+            return Err(ApiError::PermissionDenied(PERMISSION_DENIED.into()));
+        }
         return Ok(user);
     }
     // djoser's HIDE_USERS turns the denial into a 404 for every action but destroy.
@@ -49,6 +54,13 @@ async fn target(state: &AppState, req: &ApiRequest) -> Result<User, ApiError> {
     } else {
         Err(ApiError::NotFound("Not found.".into()))
     }
+}
+
+/// Deliberate deviation from djoser, whose `CurrentUserOrAdmin` lets any staff user edit
+/// and delete anyone: only a superuser may change, deactivate or delete a superuser.
+/// Otherwise staff could take a superuser over (change its email, then reset its password).
+fn may_manage(me: &User, target: &User) -> bool {
+    me.id == target.id || !target.is_superuser || me.is_superuser
 }
 
 /// The `users/{id}/` route. DRF shows the PUT form in OPTIONS only to who may edit that
@@ -115,7 +127,8 @@ async fn may_edit(state: &AppState, headers: &HeaderMap, id: &str) -> bool {
     if me.id == id {
         return true;
     }
-    me.is_staff && matches!(state.auth.users().by_id(id).await, Ok(Some(_)))
+    me.is_staff
+        && matches!(state.auth.users().by_id(id).await, Ok(Some(target)) if may_manage(me, &target))
 }
 
 /// `GET users/{id}/`.
@@ -168,14 +181,17 @@ async fn apply_update(
         return Ok(json(StatusCode::OK, &user_json(&user)));
     };
     let (user_email_before, user_active_before) = (user.email.clone(), user.is_active);
-    let users = state.auth.users();
     // With activation on, djoser deactivates a user whose address changed and mails a new
     // activation link there, so an address is proven before it is trusted.
     let reactivate = state.config.accounts.send_activation_email && email != user.email;
-    users.set_email(user.id, &email).await?;
+    let mut stmts = vec![Statement::new(
+        "UPDATE auth_user SET email = $1 WHERE id = $2",
+        vec![email.as_str().into(), user.id.into()],
+    )];
     if reactivate {
-        users.set_active(user.id, false).await?;
+        stmts.extend(Activations::begin(user.id));
     }
+    state.db.transaction(stmts).await?;
     state.auth.user_changed(user.id).await;
     let updated = User {
         email,
@@ -213,8 +229,8 @@ async fn delete_user(state: &AppState, req: &ApiRequest, user: User) -> Result<R
 }
 
 /// `POST users/set_password/`: `new_password` (Django's validators) and `current_password`.
-/// Every session of the user ends, as Django's session hash check makes them end; the API
-/// token keeps working, as in the reference.
+/// Every session of the user ends, as Django's session hash check makes them end; so does the
+/// API token unless `[auth] revoke_tokens_on_password_change = false` (the reference keeps it).
 pub async fn set_password(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
     let user = req.user()?;
     let data = req.object_data()?;
@@ -231,8 +247,7 @@ pub async fn set_password(state: AppState, req: ApiRequest) -> Result<Response, 
         new_password.ok_or_else(|| ApiError::Internal("validated field missing".into()))?;
     check_password_rules(&new_password, user)?;
     let hash = state.auth.hash_password(&new_password).await?;
-    state.auth.users().set_password_hash(user.id, &hash).await?;
-    state.auth.end_user_sessions(user.id).await?;
+    state.auth.change_password(user.id, &hash).await?;
     super::audit(&state, &req, AuthEventKind::PasswordChange, user);
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -2,6 +2,7 @@
 //! file, or a fresh PostgreSQL database when `DATABASE_URL` is set), HTTP from the outside.
 #![allow(dead_code)]
 
+pub mod mail;
 pub mod net;
 
 use std::net::SocketAddr;
@@ -137,8 +138,14 @@ impl TestApp {
 
     /// Runs the real `lendbook` binary against this server's database.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        self.cli_with_env(args, &[])
+    }
+
+    /// [`TestApp::cli`] with extra environment (e.g. `LENDBOOK_AUTH__...` settings).
+    pub fn cli_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
         std::process::Command::new(env!("CARGO_BIN_EXE_lendbook"))
             .args(args)
+            .envs(env.iter().copied())
             .env("DATABASE_URL", &self.config.database_url)
             .env(
                 "LENDBOOK_SECRET_KEY",
@@ -163,16 +170,21 @@ impl TestApp {
             .await
             .expect("json");
         let id = created["id"].as_i64().expect("user id");
-        let login: serde_json::Value = client
+        (id, self.login(username, "correct-Horse-7-battery").await)
+    }
+
+    /// Logs in through `/api/login/`; returns the token.
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        let login: serde_json::Value = reqwest::Client::new()
             .post(self.url("/api/login/"))
-            .json(&serde_json::json!({"username": username, "password": "correct-Horse-7-battery"}))
+            .json(&serde_json::json!({"username": username, "password": password}))
             .send()
             .await
             .expect("login")
             .json()
             .await
             .expect("json");
-        (id, login["token"].as_str().expect("token").to_owned())
+        login["token"].as_str().expect("token").to_owned()
     }
 }
 
@@ -223,6 +235,20 @@ impl Api {
             },
             id,
         )
+    }
+
+    /// A client that sends `token` (e.g. one issued by another server).
+    pub fn with_token(app: &TestApp, token: &str) -> Api {
+        Api::at(&app.base, Some(token))
+    }
+
+    /// A client of any server at `base` (e.g. the DRF reference), with an optional token.
+    pub fn at(base: &str, token: Option<&str>) -> Api {
+        Api {
+            client: reqwest::Client::new(),
+            base: base.to_owned(),
+            token: token.map(str::to_owned),
+        }
     }
 
     /// An anonymous client.
