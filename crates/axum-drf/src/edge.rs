@@ -8,6 +8,10 @@
 //!   dots, DRF's format suffixes (`/friends.json`, `/friends/5.json/`) only on router
 //!   routes — all of which rewrite or answer the request and so must run before routing;
 //! - an `X-Request-Id` (the client's, or a cheap process-unique one) echoed on the response;
+//! - a declared `Content-Length` over the body limit answered 413 before any of the body
+//!   is read, and the connection closed after it (as after a 408 body timeout), so that the
+//!   rest of a huge body is never drained;
+//! - `Strict-Transport-Security` on responses sent over TLS, when configured;
 //! - the security headers Django's middleware adds (`X-Content-Type-Options: nosniff`,
 //!   `X-Frame-Options: DENY`, `Referrer-Policy` and `Cross-Origin-Opener-Policy:
 //!   same-origin`);
@@ -26,16 +30,18 @@ use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
 use axum::extract::{OriginalUri, Request};
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
-use axum::response::Response;
+use axum::http::header::{CONNECTION, CONTENT_LENGTH, STRICT_TRANSPORT_SECURITY};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
+use axum::response::{IntoResponse, Response};
 use futures::future::{Either, Ready};
 use serde_json::json;
 use tower::Service;
 
-use crate::error::json_response;
+use crate::error::{json_response, ApiError};
 use crate::hosts::{AllowedHosts, CheckedHost, DisallowedHost};
 use crate::metrics::Served;
 use crate::routing::{canonical_path, no_route, resolve, FormatSuffix, Resolved, RoutePattern};
+use crate::server::SecureTransport;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -53,6 +59,8 @@ pub struct Edge<S> {
     inner: S,
     patterns: Arc<Vec<RoutePattern>>,
     max_header_bytes: usize,
+    body_limit: Option<u64>,
+    hsts: Option<HeaderValue>,
     hosts: Arc<AllowedHosts>,
     observe: Observe,
 }
@@ -96,6 +104,8 @@ impl<S> Edge<S> {
             inner,
             patterns: Arc::new(patterns),
             max_header_bytes,
+            body_limit: None,
+            hsts: None,
             hosts: Arc::new(AllowedHosts::local(None)),
             observe: Observe::default(),
         }
@@ -104,6 +114,33 @@ impl<S> Edge<S> {
     /// Chooses what is recorded per request (access log, metrics).
     pub fn observe(mut self, observe: Observe) -> Self {
         self.observe = observe;
+        self
+    }
+
+    /// Answers 413 at once to a request whose `Content-Length` exceeds `limit` bytes.
+    ///
+    /// ```
+    /// # let router: axum::Router = axum::Router::new();
+    /// let service = axum_drf::edge::Edge::new(router, vec![], 64 * 1024).with_body_limit(1 << 20);
+    /// # let _ = service;
+    /// ```
+    pub fn with_body_limit(mut self, limit: usize) -> Self {
+        self.body_limit = Some(limit as u64);
+        self
+    }
+
+    /// Sends `Strict-Transport-Security: max-age=SECONDS` on responses to requests that
+    /// came over TLS ([`SecureTransport`]); `None` sends none.
+    ///
+    /// ```
+    /// # let router: axum::Router = axum::Router::new();
+    /// let service = axum_drf::edge::Edge::new(router, vec![], 64 * 1024).with_hsts(Some(31_536_000));
+    /// # let _ = service;
+    /// ```
+    pub fn with_hsts(mut self, max_age_secs: Option<u64>) -> Self {
+        self.hsts = max_age_secs.map(|s| {
+            HeaderValue::from_str(&format!("max-age={s}")).expect("digits are a valid header")
+        });
         self
     }
 
@@ -176,7 +213,15 @@ pin_project_lite::pin_project! {
         inner: F,
         request_id: Option<HeaderValue>,
         observed: Option<Observed>,
+        tail: Tail,
     }
+}
+
+/// What the edge adds to a response besides the fixed headers.
+#[derive(Default)]
+struct Tail {
+    hsts: Option<HeaderValue>,
+    http1: bool,
 }
 
 impl<F: Future<Output = Result<Response, Infallible>>> Future for EdgeFuture<F> {
@@ -192,7 +237,7 @@ impl<F: Future<Output = Result<Response, Infallible>>> Future for EdgeFuture<F> 
         if let Some(id) = id {
             response.headers_mut().insert(REQUEST_ID, id);
         }
-        Poll::Ready(Ok(finish(response)))
+        Poll::Ready(Ok(finish(response, std::mem::take(this.tail))))
     }
 }
 
@@ -210,6 +255,13 @@ where
 
     fn call(&mut self, mut req: Request) -> Self::Future {
         let observed = Observed::start(self.observe, req.method());
+        let tail = Tail {
+            hsts: match req.extensions().get::<SecureTransport>() {
+                Some(_) => self.hsts.clone(),
+                None => None,
+            },
+            http1: req.version() < Version::HTTP_2,
+        };
         let header_bytes: usize = req
             .headers()
             .iter()
@@ -220,10 +272,13 @@ where
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
                 &json!({"detail": "Request header fields too large."}),
             );
-            if let Some(observed) = observed {
-                observed.finish(&response, None);
+            return Either::Left(futures::future::ready(Ok(early(response, tail, observed))));
+        }
+        if let Some(limit) = self.body_limit {
+            if declared_length(&req).is_some_and(|n| n > limit) {
+                let response = ApiError::PayloadTooLarge.into_response();
+                return Either::Left(futures::future::ready(Ok(early(response, tail, observed))));
             }
-            return Either::Left(futures::future::ready(Ok(finish(response))));
         }
         match self
             .hosts
@@ -234,16 +289,13 @@ where
             }
             Ok(None) => {}
             Err(DisallowedHost) => {
-                let response = finish(crate::hosts::bad_request());
-                if let Some(observed) = observed {
-                    observed.finish(&response, None);
-                }
+                let response = early(crate::hosts::bad_request(), tail, observed);
                 return Either::Left(futures::future::ready(Ok(response)));
             }
         }
         canonicalize_path(&mut req);
         if let Some(response) = resolve_dotted(&self.patterns, &mut req) {
-            return Either::Left(futures::future::ready(Ok(finish(response))));
+            return Either::Left(futures::future::ready(Ok(early(response, tail, observed))));
         }
         let id = match req.headers().get(&REQUEST_ID) {
             Some(id) => id.clone(),
@@ -258,6 +310,7 @@ where
             inner: self.inner.call(req),
             request_id: Some(id),
             observed,
+            tail,
         })
     }
 }
@@ -266,8 +319,39 @@ where
 #[derive(Clone, Debug)]
 pub struct RequestId(pub HeaderValue);
 
-fn finish(mut response: Response) -> Response {
+/// The request's `Content-Length`, when it has a valid one.
+fn declared_length(req: &Request) -> Option<u64> {
+    req.headers()
+        .get(CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// A response the edge answers itself, before the router: finished and recorded.
+fn early(response: Response, tail: Tail, observed: Option<Observed>) -> Response {
+    let response = finish(response, tail);
+    if let Some(observed) = observed {
+        observed.finish(&response, None);
+    }
+    response
+}
+
+fn finish(mut response: Response, tail: Tail) -> Response {
+    let status = response.status();
     let headers = response.headers_mut();
+    if let Some(hsts) = tail.hsts {
+        headers.insert(STRICT_TRANSPORT_SECURITY, hsts);
+    }
+    // The body was not (fully) read: close rather than drain it. HTTP/2 resets the stream
+    // instead, and forbids the header.
+    if tail.http1
+        && (status == StatusCode::PAYLOAD_TOO_LARGE || status == StatusCode::REQUEST_TIMEOUT)
+    {
+        headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    }
     for (name, value) in [
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "DENY"),

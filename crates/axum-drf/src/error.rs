@@ -47,6 +47,10 @@ pub enum ApiError {
     /// 413: the body exceeded the configured limit.
     #[error("Request body is too large.")]
     PayloadTooLarge,
+    /// 408: the body did not arrive within the server's body-read timeout (no DRF
+    /// counterpart: Django's servers cut such a client off without an answer).
+    #[error("Request body not received in time.")]
+    RequestTimeout,
     /// 415 with the Content-Type as sent.
     #[error("Unsupported media type \"{0}\" in request.")]
     UnsupportedMediaType(String),
@@ -101,6 +105,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::BadRequest(_) | ApiError::Validation(_) => StatusCode::BAD_REQUEST,
             ApiError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,

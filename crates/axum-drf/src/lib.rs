@@ -67,6 +67,7 @@ pub mod python;
 pub mod request;
 pub mod resource;
 pub mod routing;
+pub mod server;
 pub mod store;
 pub mod throttling;
 pub mod view;

@@ -28,7 +28,7 @@ pub struct ApiRequest {
     pub params: Vec<(String, String)>,
     /// The URL format suffix the request came with (`/friends.json` -> `json`).
     pub format_suffix: Option<String>,
-    /// Whether the request came over HTTPS (as a trusted proxy reports it), for absolute
+    /// Whether the request came over HTTPS (TLS here, or as a trusted proxy reports it), for absolute
     /// links (Django's `request.is_secure()`).
     pub secure: bool,
     /// The client's address ([`client_ip`](crate::client::client_ip)): the peer, or what a

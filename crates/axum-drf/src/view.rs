@@ -424,7 +424,10 @@ impl<S: ApiState> View<S> {
         let (parts, body) = req.into_parts();
         let body = axum::body::to_bytes(Body::new(body), state.body_limit())
             .await
-            .map_err(|_| ApiError::PayloadTooLarge)?;
+            .map_err(|e| match crate::server::is_body_timeout(&e) {
+                true => ApiError::RequestTimeout,
+                false => ApiError::PayloadTooLarge,
+            })?;
 
         let accept = parts
             .headers
@@ -468,6 +471,7 @@ impl<S: ApiState> View<S> {
             .authenticate(RequestHead {
                 method: &parts.method,
                 headers: &parts.headers,
+                extensions: Some(&parts.extensions),
                 body: &body,
             })
             .await;
@@ -493,7 +497,7 @@ impl<S: ApiState> View<S> {
             )
             .await?;
 
-            let secure = auth.is_secure(&parts.headers);
+            let secure = auth.is_secure(&parts.headers, &parts.extensions);
             let client_ip = client_ip(
                 &parts.headers,
                 peer_addr(&parts.extensions).map(|a| a.ip()),

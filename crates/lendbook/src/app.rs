@@ -11,6 +11,8 @@ use axum_drf::auth::{AuthConfig, AuthService};
 use axum_drf::browsable::Browsable;
 use axum_drf::client::TrustedProxies;
 use axum_drf::edge::{Edge, Observe};
+use axum_drf::server::tls::TlsCertificates;
+use axum_drf::server::Server;
 use axum_drf::store::{Database, Migration, StoreError};
 use axum_drf::throttling::{CounterError, Throttling};
 use axum_drf::ApiState;
@@ -86,6 +88,9 @@ pub enum StartError {
     /// The throttle counter store cannot be used (a malformed `redis_url`).
     #[error("configuration: {0}")]
     Throttle(#[from] CounterError),
+    /// The TLS certificate or key could not be loaded.
+    #[error("tls: {0}")]
+    Tls(#[from] axum_drf::server::tls::TlsError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -154,7 +159,7 @@ pub fn build_state(config: Config, db: Database) -> Result<AppState, StartError>
     let mut auth_config = AuthConfig {
         secret,
         session_age: a.session_age,
-        cookie_secure: a.cookie_secure,
+        cookie_secure: config.cookie_secure(),
         csrf_trusted_origins: a.csrf_trusted_origins.clone(),
         trust_forwarded_proto: a.trust_forwarded_proto,
         cache_capacity: a.cache_capacity,
@@ -239,9 +244,13 @@ pub fn router(mut state: AppState) -> AppService {
         access_log: config.access_log,
         metrics: config.metrics.enabled,
     };
+    let body_limit = state.config.body_limit;
+    let hsts = state.config.tls.hsts_max_age;
     Edge::new(router.with_state(state), patterns, MAX_HEADER_BYTES)
         .allowed_hosts(hosts)
         .observe(observe)
+        .with_body_limit(body_limit)
+        .with_hsts(hsts)
 }
 
 /// A bound, ready-to-run server.
@@ -249,6 +258,7 @@ pub struct Application {
     listener: TcpListener,
     router: AppService,
     state: AppState,
+    tls: Option<Arc<TlsCertificates>>,
 }
 
 impl Application {
@@ -259,6 +269,12 @@ impl Application {
         // migrated (no database file, no secret file).
         Policies::from_config(&config)?;
         check_settings(&config)?;
+        // A bad certificate stops start-up before the database is touched, too.
+        let tls = match (&config.tls.cert, &config.tls.key) {
+            (Some(cert), Some(key)) => Some(TlsCertificates::load(cert, key)?),
+            _ => None,
+        };
+        axum_drf::server::raise_fd_limit();
         let bind = config.bind.clone();
         let listener = TcpListener::bind(&bind)
             .await
@@ -272,6 +288,7 @@ impl Application {
             listener,
             router,
             state,
+            tls,
         })
     }
 
@@ -287,18 +304,19 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    /// Serves until `shutdown` completes, then finishes in-flight requests. Peer addresses
+    /// reach views as `ConnectInfo` (client address, throttling, logs); with `[tls]`, SIGHUP
+    /// reloads the certificate.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        // Peer addresses reach views as `ConnectInfo` (client address, throttling, logs).
-        let service =
-            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-                SocketAddr,
-            >(self.router);
-        let served = axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
+        if let Some(tls) = &self.tls {
+            tls.reload_on_sighup()?;
+        }
+        let served = Server::new(self.listener, self.state.config.server.server_config())
+            .tls(self.tls)
+            .serve(self.router, shutdown)
             .await;
         // Audit events of the last requests are queued, not yet written: write them.
         self.state.auth.audit_log().flush().await;

@@ -42,7 +42,7 @@ pub fn browsable(config: &crate::config::Config) -> Browsable {
         .login(LOGIN_URL, LOGOUT_URL)
         .static_url(STATIC_URL)
         .home_url(HOME_URL)
-        .csrf_cookie(config.auth.cookie_secure, config.auth.csrf_cookie_httponly)
+        .csrf_cookie(config.cookie_secure(), config.auth.csrf_cookie_httponly)
 }
 
 /// The login, logout and asset routes.
@@ -164,6 +164,7 @@ async fn login(State(state): State<AppState>, request: Request) -> Response {
     let head = RequestHead {
         method: &method,
         headers: &headers,
+        extensions: None,
         body: &body,
     };
     if state.auth.check_csrf(head).is_err() {
@@ -194,6 +195,7 @@ async fn logout(State(state): State<AppState>, request: Request) -> Response {
     let head = RequestHead {
         method: &method,
         headers: &headers,
+        extensions: None,
         body: &body,
     };
     if state.auth.check_csrf(head).is_err() {

@@ -36,6 +36,8 @@ pub struct Config {
     pub cors: CorsSettings,
     /// `[server]`: the listener and the network in front of it.
     pub server: ServerSettings,
+    /// `[tls]`: HTTPS.
+    pub tls: TlsSettings,
     /// Authentication settings.
     pub auth: AuthSettings,
     /// The lending app's settings.
@@ -240,17 +242,89 @@ impl Default for CorsSettings {
 }
 
 /// `[server]` section.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerSettings {
     /// Reverse proxies (addresses or networks, e.g. `["10.0.0.0/8"]`) whose
     /// `X-Forwarded-For` names the client; from any other peer the header is ignored.
     #[serde(deserialize_with = "trusted_proxies")]
     pub trusted_proxies: Vec<String>,
+    /// Seconds from connect (TLS handshake included) to the end of the first request's
+    /// headers, and from the first byte of each later request to the end of its headers.
+    #[serde(deserialize_with = "positive_secs")]
+    pub header_read_timeout: f64,
+    /// Seconds a connection with no request in flight is kept open.
+    #[serde(deserialize_with = "positive_secs")]
+    pub idle_timeout: f64,
+    /// Seconds from the end of a request's headers to the end of its body (408 past it).
+    #[serde(deserialize_with = "positive_secs")]
+    pub body_read_timeout: f64,
+    /// Connections held at once (lowered at start to fit the open-file limit).
+    pub max_connections: usize,
+    /// Connections held at once from one client address (IPv6: one /64).
+    pub max_connections_per_ip: usize,
     /// Hosts this server answers to (Django's `ALLOWED_HOSTS`): `example.com`, `.example.com`
     /// (the domain and its subdomains) or `*` (any). Unset: `localhost`, `127.0.0.1`, `[::1]`
     /// and the host of `bind`. Any other `Host` header gets Django's 400.
     pub allowed_hosts: Option<Vec<String>>,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            trusted_proxies: Vec::new(),
+            header_read_timeout: 10.0,
+            idle_timeout: 60.0,
+            body_read_timeout: 30.0,
+            max_connections: 10_000,
+            max_connections_per_ip: 256,
+            allowed_hosts: None,
+        }
+    }
+}
+
+impl ServerSettings {
+    /// The connection layer's limits.
+    pub fn server_config(&self) -> axum_drf::server::ServerConfig {
+        let secs = std::time::Duration::from_secs_f64;
+        axum_drf::server::ServerConfig {
+            header_read_timeout: secs(self.header_read_timeout),
+            idle_timeout: secs(self.idle_timeout),
+            body_read_timeout: secs(self.body_read_timeout),
+            max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
+            ..axum_drf::server::ServerConfig::default()
+        }
+    }
+}
+
+fn positive_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let secs = f64::deserialize(d)?;
+    if !(secs > 0.0 && secs <= 1e9) {
+        return Err(serde::de::Error::custom(format!(
+            "{secs} is not a positive number of seconds"
+        )));
+    }
+    Ok(secs)
+}
+
+/// `[tls]` section: HTTPS when `cert` and `key` are set.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsSettings {
+    /// PEM file with the certificate chain, leaf first.
+    pub cert: Option<PathBuf>,
+    /// PEM file with the private key.
+    pub key: Option<PathBuf>,
+    /// `Strict-Transport-Security: max-age=N` on HTTPS responses; unset: no header.
+    pub hsts_max_age: Option<u64>,
+}
+
+impl TlsSettings {
+    /// Whether HTTPS is on.
+    pub fn enabled(&self) -> bool {
+        self.cert.is_some() && self.key.is_some()
+    }
 }
 
 impl Config {
@@ -288,8 +362,9 @@ fn trusted_proxies<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>
 pub struct AuthSettings {
     /// Session lifetime in seconds.
     pub session_age: i64,
-    /// Send cookies with `Secure` (behind HTTPS).
-    pub cookie_secure: bool,
+    /// Send cookies with `Secure`; unset: when `[tls]` is on (see
+    /// [`Config::cookie_secure`]).
+    pub cookie_secure: Option<bool>,
     /// Mark the `csrftoken` cookie HttpOnly. Off by default, as in Django: single-page apps
     /// read it to send `X-CSRFToken`.
     pub csrf_cookie_httponly: bool,
@@ -349,6 +424,7 @@ impl Default for Config {
             metrics: MetricsSettings::default(),
             cors: CorsSettings::default(),
             server: ServerSettings::default(),
+            tls: TlsSettings::default(),
             auth: AuthSettings::default(),
             audit: AuditSettings::default(),
             lending: LendingSettings::default(),
@@ -366,7 +442,7 @@ impl Default for AuthSettings {
     fn default() -> Self {
         AuthSettings {
             session_age: 1_209_600,
-            cookie_secure: false,
+            cookie_secure: None,
             csrf_cookie_httponly: false,
             csrf_trusted_origins: Vec::new(),
             trust_forwarded_proto: false,
@@ -470,6 +546,12 @@ fn smtp_url<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D:
 }
 
 impl Config {
+    /// Whether cookies carry `Secure`: `[auth] cookie_secure`, or by default whether this
+    /// server speaks HTTPS itself.
+    pub fn cookie_secure(&self) -> bool {
+        self.auth.cookie_secure.unwrap_or(self.tls.enabled())
+    }
+
     /// Where the file email backend writes.
     pub fn mail_dir(&self) -> PathBuf {
         if let Some(dir) = &self.email.file_dir {
@@ -491,6 +573,9 @@ pub enum ConfigError {
     /// A `trusted_proxies` entry is not an address or network.
     #[error("configuration: {0}")]
     Proxy(#[from] axum_drf::client::InvalidProxy),
+    /// `[tls]` has a certificate without a key or the other way round.
+    #[error("configuration: [tls] needs both cert and key")]
+    TlsIncomplete,
     /// `--config FILE` names a file that does not exist.
     #[error("configuration file {0} not found")]
     MissingFile(PathBuf),
@@ -529,9 +614,13 @@ impl Config {
                     .split("__"),
             )
             .merge(Env::raw().only(&["DATABASE_URL"]));
-        figment
+        let config: Config = figment
             .extract()
-            .map_err(|e| ConfigError::Invalid(Box::new(e)))
+            .map_err(|e| ConfigError::Invalid(Box::new(e)))?;
+        if config.tls.cert.is_some() != config.tls.key.is_some() {
+            return Err(ConfigError::TlsIncomplete);
+        }
+        Ok(config)
     }
 
     /// The database URL with any password replaced by `***`, for logs and messages.

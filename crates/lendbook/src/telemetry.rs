@@ -132,8 +132,7 @@ pub fn describe_config_file(config_file: Option<&std::path::Path>) -> String {
     }
 }
 
-/// Whether the listener serves HTTPS. The one place the summary asks; the listener's TLS
-/// settings decide it once they exist.
-fn tls_enabled(_config: &Config) -> bool {
-    false
+/// Whether the listener serves HTTPS (`[tls] cert` and `key`).
+fn tls_enabled(config: &Config) -> bool {
+    config.tls.enabled()
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{header, HeaderMap, Method};
+use axum::http::{header, Extensions, HeaderMap, Method};
 use rand::Rng;
 
 use super::audit::{AuditLog, AuthEvent, AuthEventKind, ClientInfo, LoginFailure};
@@ -91,6 +91,9 @@ pub struct RequestHead<'a> {
     pub method: &'a Method,
     /// Request headers.
     pub headers: &'a HeaderMap,
+    /// Request extensions, when at hand: over TLS they carry
+    /// [`SecureTransport`](crate::server::SecureTransport), which the CSRF check needs.
+    pub extensions: Option<&'a Extensions>,
     /// The raw body (CSRF reads `csrfmiddlewaretoken` from form posts).
     pub body: &'a [u8],
 }
@@ -848,7 +851,10 @@ impl AuthService {
         } else {
             None
         };
-        let is_secure = self.is_secure(req.headers);
+        let is_secure = match req.extensions {
+            Some(extensions) => self.is_secure(req.headers, extensions),
+            None => self.is_secure(req.headers, &Extensions::new()),
+        };
         let request = csrf::CsrfRequest {
             method: req.method.as_str(),
             is_secure,
@@ -864,14 +870,17 @@ impl AuthService {
             .map_err(|reason| ApiError::PermissionDenied(format!("CSRF Failed: {reason}")))
     }
 
-    /// Django's `request.is_secure()` behind a proxy: `X-Forwarded-Proto: https`, trusted
-    /// only when configured (`trust_forwarded_proto`), since clients can send it too.
-    pub fn is_secure(&self, headers: &HeaderMap) -> bool {
-        self.inner.config.trust_forwarded_proto
-            && headers
-                .get("x-forwarded-proto")
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|p| p.eq_ignore_ascii_case("https"))
+    /// Django's `request.is_secure()`: the request came over TLS
+    /// ([`SecureTransport`](crate::server::SecureTransport)), or, behind a proxy,
+    /// `X-Forwarded-Proto: https`, trusted only when configured (`trust_forwarded_proto`),
+    /// since clients can send it too.
+    pub fn is_secure(&self, headers: &HeaderMap, extensions: &Extensions) -> bool {
+        extensions.get::<crate::server::SecureTransport>().is_some()
+            || self.inner.config.trust_forwarded_proto
+                && headers
+                    .get("x-forwarded-proto")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|p| p.eq_ignore_ascii_case("https"))
     }
 
     fn failed(&self, detail: &str) -> ApiError {

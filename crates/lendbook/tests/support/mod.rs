@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod mail;
+pub mod net;
 pub mod raw_http;
 
 use std::net::SocketAddr;
