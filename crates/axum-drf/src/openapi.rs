@@ -130,6 +130,9 @@ fn error_responses() -> Map<String, Value> {
     ] {
         r.insert(code.into(), detail(text));
     }
+    // A path that no route resolves (a router id with a dot, say) gets Django's HTML 404
+    // page, as the reference does.
+    r["404"]["content"]["text/html"] = json!({"schema": {"type": "string"}});
     r
 }
 
