@@ -57,6 +57,8 @@ pub struct Resource {
     pub(crate) owner_count: Option<&'static str>,
     // Scopes of the resources that related fields point at, filled in by the router.
     pub(crate) targets: Vec<(&'static str, Model, Scope)>,
+    // List SQL text per request shape (scope form, filters on): see `Resource::list`.
+    pub(crate) list_sql: dashmap::DashMap<(String, u64), Arc<query::ListSql>>,
 }
 
 impl Resource {
@@ -77,6 +79,7 @@ impl Resource {
             page_size: 100,
             owner_count: None,
             targets: Vec::new(),
+            list_sql: dashmap::DashMap::new(),
         }
     }
 

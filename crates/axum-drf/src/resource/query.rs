@@ -1,6 +1,8 @@
 //! The SQL a resource runs: built from its fields once per request shape, identical text on
 //! both engines (so prepared statements are reused), never a query per row.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use super::field::{self, Field, FieldKind, Parsed};
@@ -69,6 +71,33 @@ impl ObjectRef {
     /// Current time in storage format.
     pub fn now(&self) -> i64 {
         now_micros()
+    }
+}
+
+/// The SQL text of a list request of one shape ([`Resource::list`]).
+#[derive(Debug, Clone)]
+pub(crate) struct ListSql {
+    count: std::borrow::Cow<'static, str>,
+    rows: std::borrow::Cow<'static, str>,
+}
+
+/// Shapes kept per resource (scopes x filter combinations; a handful in practice).
+const MAX_LIST_SHAPES: usize = 256;
+
+/// The values [`bind`] appends for `sql`, without rewriting it.
+fn bind_params(sql: &str, named: &[(&'static str, Sql)], params: &mut Vec<Sql>) {
+    if !sql.contains('{') {
+        return;
+    }
+    for (name, value) in named {
+        let found = sql.match_indices('{').any(|(i, _)| {
+            sql[i + 1..]
+                .strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('}'))
+        });
+        if found {
+            params.push(value.clone());
+        }
     }
 }
 
@@ -160,6 +189,11 @@ impl Resource {
     }
 
     /// One page plus the total, in one round trip.
+    ///
+    /// The SQL text depends only on the request's shape — the scope's form for this user and
+    /// which filters are on — so it is built once per shape and kept ([`ListSql`]); a request
+    /// then only collects its parameter values. Building the text was ~15% of a list
+    /// request's instructions (callgrind).
     pub(crate) async fn list(
         &self,
         db: &Database,
@@ -168,44 +202,58 @@ impl Resource {
         page: &LimitOffset,
     ) -> Result<(i64, Vec<u8>), ApiError> {
         let named = (self.params)();
-        let mut where_params = Vec::new();
-        let mut conditions = vec![self.scope_sql(user, &mut where_params)];
-        for f in filters {
-            conditions.push(bind(f.sql, &named, &mut where_params));
-        }
-        let where_sql = conditions.join(" AND ");
-        let count = match (self.owner_count, self.scope, user) {
-            (Some(counts), Scope::Owner, Some(user)) if filters.is_empty() => Statement::new(
-                format!(
-                    "SELECT COALESCE((SELECT n FROM {counts} WHERE tbl = $1 AND owner_id = $2), 0)"
-                ),
-                vec![Sql::Text(self.table.to_owned()), Sql::Int(user.id)],
-            ),
-            _ => Statement::new(
-                format!("SELECT COUNT(*) FROM {} t WHERE {where_sql}", self.table),
-                where_params.clone(),
-            ),
+        let scope = scope_filter(self.scope, user, &self.model, self.owner_column, "t.id", 1);
+        let mask = filters.iter().fold(0u64, |mask, f| {
+            let i = self.filters.iter().position(|g| std::ptr::eq(g, *f));
+            mask | i.map_or(0, |i| 1 << i.min(63))
+        });
+        let owner_count = match (self.owner_count, self.scope, user) {
+            (Some(_), Scope::Owner, Some(user)) if filters.is_empty() => Some(user.id),
+            _ => None,
         };
-        // The page query numbers its select-list parameters first, then the WHERE ones.
-        let mut params = Vec::new();
-        let cols = self.columns(&named, &mut params);
-        let mut rows_where = vec![self.scope_sql(user, &mut params)];
+        let key = (scope.sql, mask);
+        let cached = self.list_sql.get(&key).map(|sql| sql.clone());
+        // Debug builds (the tests) rebuild every time and check the cache against it.
+        let built = (cached.is_none() || cfg!(debug_assertions))
+            .then(|| self.list_sql_text(user, filters, &named, owner_count));
+        let sql = match (cached, &built) {
+            (Some(sql), _) => sql,
+            (None, Some((sql, _))) => {
+                let sql = Arc::new(sql.clone());
+                if self.list_sql.len() < MAX_LIST_SHAPES {
+                    self.list_sql.insert(key, sql.clone());
+                }
+                sql
+            }
+            (None, None) => unreachable!("built when not cached"),
+        };
+        // Parameters in the order the text numbers them: the count's WHERE; the page's
+        // select list, WHERE, limit and offset.
+        let mut filter_params = Vec::new();
         for f in filters {
-            rows_where.push(bind(f.sql, &named, &mut params));
+            bind_params(f.sql, &named, &mut filter_params);
+        }
+        let count_params = match owner_count {
+            Some(user_id) => vec![Sql::Text(self.table.to_owned()), Sql::Int(user_id)],
+            None => [scope.params.as_slice(), &filter_params].concat(),
+        };
+        let mut params = Vec::new();
+        for f in &self.fields {
+            bind_params(f.select, &named, &mut params);
+        }
+        params.extend(scope.params);
+        params.extend(filter_params);
+        if let Some((text, [count_built, rows_built])) = &built {
+            debug_assert_eq!((&sql.count, &sql.rows), (&text.count, &text.rows));
+            if owner_count.is_none() {
+                debug_assert_eq!(&count_params, count_built);
+            }
+            debug_assert_eq!(&params, rows_built);
         }
         params.push(Sql::Int(page.limit));
         params.push(Sql::Int(page.offset));
-        let n = params.len();
-        let rows = Statement::new(
-            format!(
-                "SELECT {cols} FROM {} t WHERE {} ORDER BY t.id LIMIT ${} OFFSET ${}",
-                self.table,
-                rows_where.join(" AND "),
-                n - 1,
-                n
-            ),
-            params,
-        );
+        let count = Statement::new(sql.count.clone(), count_params);
+        let rows = Statement::new(sql.rows.clone(), params);
         let mut results = db.read_batch(vec![count, rows]).await?.into_iter();
         let count = results
             .next()
@@ -215,6 +263,51 @@ impl Resource {
             .unwrap_or(0);
         let rows = results.next().unwrap_or_default();
         Ok((count, self.write_rows(&rows)?))
+    }
+
+    /// The SQL text of a list request's two statements.
+    fn list_sql_text(
+        &self,
+        user: Option<&User>,
+        filters: &[&ListFilter],
+        named: &[(&'static str, Sql)],
+        owner_count: Option<i64>,
+    ) -> (ListSql, [Vec<Sql>; 2]) {
+        let mut where_params = Vec::new();
+        let mut conditions = vec![self.scope_sql(user, &mut where_params)];
+        for f in filters {
+            conditions.push(bind(f.sql, named, &mut where_params));
+        }
+        let count = match (self.owner_count, owner_count) {
+            (Some(counts), Some(_)) => format!(
+                "SELECT COALESCE((SELECT n FROM {counts} WHERE tbl = $1 AND owner_id = $2), 0)"
+            ),
+            _ => format!(
+                "SELECT COUNT(*) FROM {} t WHERE {}",
+                self.table,
+                conditions.join(" AND ")
+            ),
+        };
+        // The page query numbers its select-list parameters first, then the WHERE ones.
+        let mut params = Vec::new();
+        let cols = self.columns(named, &mut params);
+        let mut rows_where = vec![self.scope_sql(user, &mut params)];
+        for f in filters {
+            rows_where.push(bind(f.sql, named, &mut params));
+        }
+        let n = params.len() + 2;
+        let rows = format!(
+            "SELECT {cols} FROM {} t WHERE {} ORDER BY t.id LIMIT ${} OFFSET ${}",
+            self.table,
+            rows_where.join(" AND "),
+            n - 1,
+            n
+        );
+        let sql = ListSql {
+            count: count.into(),
+            rows: rows.into(),
+        };
+        (sql, [where_params, params])
     }
 
     /// The row with `id` if the user's scope reaches it.
