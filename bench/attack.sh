@@ -81,7 +81,7 @@ attack_phase() {  # NAME
   ATTACK=$!
   # Wait until the connections are held (at most 20 s).
   for _ in $(seq 1 40); do
-    held=$(tail -1 "$WORK/$name-attackers.log" 2>/dev/null | grep -o 'held=[0-9]*' | cut -d= -f2)
+    held=$(tail -1 "$WORK/$name-attackers.log" 2>/dev/null | grep -o 'held=[0-9]*' | cut -d= -f2 || true)
     [[ ${held:-0} -ge $(( (IDLE + TRICKLE) * 95 / 100 )) ]] && break
     sleep 0.5
   done
@@ -90,10 +90,10 @@ attack_phase() {  # NAME
   local login=$!
   sleep 0.5
   local held_at_start
-  held_at_start=$(tail -1 "$WORK/$name-attackers.log" | grep -o 'held=[0-9]*' | cut -d= -f2)
+  held_at_start=$(tail -1 "$WORK/$name-attackers.log" | grep -o 'held=[0-9]*' | cut -d= -f2 || true)
   reads "$WORK/$name-reads.txt"
   local held_at_end
-  held_at_end=$(tail -1 "$WORK/$name-attackers.log" | grep -o 'held=[0-9]*' | cut -d= -f2)
+  held_at_end=$(tail -1 "$WORK/$name-attackers.log" | grep -o 'held=[0-9]*' | cut -d= -f2 || true)
   wait "$login"
   local rss; rss=$(rss_peak)
   kill "$ATTACK" 2>/dev/null || true; wait "$ATTACK" 2>/dev/null || true; ATTACK=""
