@@ -69,6 +69,8 @@ pub mod resource;
 pub mod routing;
 pub mod server;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod throttling;
 pub mod view;
 

@@ -167,6 +167,7 @@ pub fn build_state(config: Config, db: Database) -> Result<AppState, StartError>
         revoke_tokens_on_password_change: a.revoke_tokens_on_password_change,
         token_ttl: a.token_ttl.map(Duration::from_secs),
         token_mode: a.token_mode,
+        csrf_cookie_httponly: a.csrf_cookie_httponly,
         audit_retention: match config.audit.retention_days {
             0 => None,
             days => Some(Duration::from_secs(days.saturating_mul(86_400))),

@@ -46,6 +46,8 @@ pub struct AuthConfig {
     pub token_mode: super::TokenMode,
     /// How long audit events are kept; `None`: forever.
     pub audit_retention: Option<Duration>,
+    /// Mark the `csrftoken` cookie `HttpOnly` (Django's `CSRF_COOKIE_HTTPONLY`, off).
+    pub csrf_cookie_httponly: bool,
 }
 
 impl Default for AuthConfig {
@@ -65,6 +67,7 @@ impl Default for AuthConfig {
             token_ttl: None,
             token_mode: super::TokenMode::Single,
             audit_retention: None,
+            csrf_cookie_httponly: false,
         }
     }
 }
