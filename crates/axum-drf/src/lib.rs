@@ -54,6 +54,8 @@ pub mod django;
 pub mod edge;
 pub mod error;
 pub mod fields;
+#[doc = include_str!("../docs/guide.md")]
+pub mod guide {}
 pub mod hosts;
 pub mod mail;
 pub mod metrics;

@@ -219,6 +219,7 @@ impl Policies {
 mod tests {
     use super::*;
     use crate::config::ResourceSettings;
+    use axum_drf::permissions::Permission;
 
     #[test]
     fn defaults_reproduce_the_reference() {

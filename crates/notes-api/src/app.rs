@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum_drf::auth::{views, AuthConfig, AuthService};
-use axum_drf::edge::Edge;
+use axum_drf::edge::{Edge, Observe};
 use axum_drf::hosts::AllowedHosts;
 use axum_drf::permissions::PermissionStore;
 use axum_drf::routing::{append_slash_fallback, Routes};
@@ -121,7 +121,13 @@ pub fn service(config: &Config, state: AppState) -> Result<Edge<Router>, StartEr
         .into_router()
         .fallback(append_slash_fallback(patterns.clone()))
         .with_state(state);
-    Ok(Edge::new(router, patterns, 64 * 1024).allowed_hosts(AllowedHosts::local(None)))
+    let observe = Observe {
+        access_log: config.access_log,
+        metrics: false,
+    };
+    Ok(Edge::new(router, patterns, 64 * 1024)
+        .allowed_hosts(AllowedHosts::local(None))
+        .observe(observe))
 }
 
 /// A bound, ready-to-run server.

@@ -21,6 +21,8 @@ pub struct Config {
     /// Policy per resource (`notebooks`, `notes`): an expression over DRF's permission
     /// classes, `IsOwner`, `IsOwnerOrReadOnly` and `HasEmailOrReadOnly`.
     pub permissions: BTreeMap<String, String>,
+    /// One log line per request (as lendbook's default).
+    pub access_log: bool,
     /// Throttle rates per scope (`"30/min"`, or `"off"`): `login`, `login_account`, and one
     /// scope per resource, named after it.
     pub throttle: BTreeMap<String, String>,
@@ -38,6 +40,7 @@ impl Default for Config {
             bind: "127.0.0.1:8000".into(),
             database_url: "sqlite://notes.sqlite3".into(),
             secret_key: None,
+            access_log: true,
             permissions: map(&[
                 ("notebooks", "IsAuthenticated & IsOwner"),
                 ("notes", "IsAuthenticated & HasEmailOrReadOnly & IsOwner"),

@@ -70,9 +70,13 @@ pub fn models() -> Vec<Model> {
 
 /// The routes under `/api/`: the API root, `notebooks/`, `notes/` and `notes/{id}/archive/`.
 pub fn routes(policies: &BTreeMap<&'static str, Perm>) -> Routes<AppState> {
-    let notebooks = Resource::new("notebooks", Model::new("notes", "Notebook"), "notes_notebook")
-        .field(Field::id())
-        .field(Field::char("title", "t.title", 200));
+    let notebooks = Resource::new(
+        "notebooks",
+        Model::new("notes", "Notebook"),
+        "notes_notebook",
+    )
+    .field(Field::id())
+    .field(Field::char("title", "t.title", 200));
     let notes = Resource::new("notes", Model::new("notes", "Note"), "notes_note")
         .field(Field::id())
         .field(Field::related(

@@ -55,7 +55,9 @@ pub fn policies(
     RESOURCES
         .iter()
         .map(|&name| {
-            let expression = configured.get(name).map_or("IsAuthenticated & IsOwner", |e| e);
+            let expression = configured
+                .get(name)
+                .map_or("IsAuthenticated & IsOwner", |e| e);
             let perm = registry
                 .parse(expression)
                 .map_err(|source| PolicyConfigError::Invalid {

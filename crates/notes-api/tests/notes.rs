@@ -48,13 +48,16 @@ async fn notes_are_private_to_their_owner() {
     alice
         .create(
             "/api/notes/",
-            json!({"notebook": book, "title": "2", "body": ""}),
+            json!({"notebook": book, "title": "2", "body": "two"}),
         )
         .await;
     assert_eq!(alice.get("/api/notes/").await.1["count"], 2);
     assert_eq!(alice.delete(&format!("/api/notes/{id}/")).await.0, 204);
     assert_eq!(alice.get("/api/notes/").await.1["count"], 1);
-    assert_eq!(alice.delete(&format!("/api/notebooks/{book}/")).await.0, 204);
+    assert_eq!(
+        alice.delete(&format!("/api/notebooks/{book}/")).await.0,
+        204
+    );
     assert_eq!(alice.get("/api/notes/").await.1["count"], 0);
 
     assert_eq!(Api::anonymous(&app).get("/api/notes/").await.0, 401);
@@ -144,7 +147,10 @@ async fn bad_policies_stop_start_up() {
         .permissions
         .insert("notes".into(), "IsAuthenticated & IsOwnr".into());
     let e = notes_api::permissions::policies(&config.permissions).unwrap_err();
-    assert!(e.to_string().starts_with("[permissions] notes: column 19"), "{e}");
+    assert!(
+        e.to_string().starts_with("[permissions] notes: column 19"),
+        "{e}"
+    );
     config.permissions.clear();
     config.permissions.insert("note".into(), "AllowAny".into());
     assert!(notes_api::permissions::policies(&config.permissions).is_err());

@@ -2,11 +2,11 @@
 //! and the user list. One-user views are in `users`, emailed-link flows in `links`.
 
 use axum::http::{Method, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum_drf::auth::activation::Activations;
 use axum_drf::auth::user::normalize_email;
 use axum_drf::auth::validators::{validate_password, UserAttributes};
-use axum_drf::auth::{ClientInfo, Credential, NewUser, TokenMode, User};
+use axum_drf::auth::{NewUser, User};
 use axum_drf::fields::{CharField, Errors};
 use axum_drf::pagination::LimitOffset;
 use axum_drf::permissions::AllowAny;

@@ -8,6 +8,7 @@ pub mod raw_http;
 
 use std::net::SocketAddr;
 
+#[allow(unused_imports)] // not every test file uses both
 pub use axum_drf::testing::{postgres_url, Api};
 use axum_drf::testing::{ServerTask, TestDatabase, TestServer};
 use lendbook::app::{AppState, Application};

@@ -70,7 +70,10 @@ impl TestApp {
             .json()
             .await
             .expect("json");
-        answer["auth_token"].as_str().expect("auth_token").to_owned()
+        answer["auth_token"]
+            .as_str()
+            .expect("auth_token")
+            .to_owned()
     }
 }
 
@@ -79,7 +82,9 @@ impl TestServer for TestApp {
         &self.server.base
     }
     async fn user_with_token(&self, username: &str) -> (i64, String) {
-        let id = self.user(username, &format!("{username}@example.com")).await;
+        let id = self
+            .user(username, &format!("{username}@example.com"))
+            .await;
         (id, self.token(username).await)
     }
 }
