@@ -19,7 +19,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from seed import Client, clone_users_sql, expect, log, parallel, session_cookie  # noqa: E402
+from seed import Client, clone_users_sql, creator, log, login_all, parallel  # noqa: E402
 
 
 def main():
@@ -46,23 +46,10 @@ def main():
 
     cli = Client(a.url)
 
-    def login(u):
-        st, hdrs, body = cli.request("POST", "/api/login/", {"username": u, "password": a.password})
-        j = expect(st, body, (200,), f"login {u}")
-        return j["token"], session_cookie(hdrs)
-
-    creds, login_s = parallel(a.workers, login, names, "login")
-    with open(a.creds, "w") as f:
-        for u, (tok, sid) in zip(names, creds):
-            f.write(f"{u}\t{a.password}\t{tok}\t{sid}\n")
+    creds, login_s = login_all(cli, a.workers, names, a.password, a.creds)
 
     def seed_user(i):
-        h = {"Authorization": f"Token {creds[i][0]}"}
-
-        def create(path, body):
-            st, _, payload = cli.request("POST", path, body, h)
-            return expect(st, payload, (201,), f"POST {path} as {names[i]}")
-
+        create = creator(cli, creds[i][0], names[i])
         books = [create("/api/notebooks/", {"title": f"notebook {k}"})["id"] for k in range(a.notebooks)]
         for k in range(a.notes):
             create("/api/notes/", {"notebook": books[k % len(books)], "title": f"note {k}", "body": "text"})

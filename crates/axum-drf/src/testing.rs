@@ -215,6 +215,30 @@ impl TestServer for ServerTask {
     }
 }
 
+/// Logs `username` in through the dual login at `base` + `/api/login/`
+/// ([`dual_login`](crate::auth::views::dual_login)); returns the token.
+pub async fn login(base: &str, username: &str, password: &str) -> String {
+    let login: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/api/login/"))
+        .json(&serde_json::json!({"username": username, "password": password}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    login["token"].as_str().expect("token").to_owned()
+}
+
+/// The `Set-Cookie` headers of a response, as text.
+pub fn set_cookies(response: &reqwest::Response) -> Vec<String> {
+    let values = response.headers().get_all(reqwest::header::SET_COOKIE);
+    values
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_owned))
+        .collect()
+}
+
 /// A token-authenticated JSON client for one user (or anonymous).
 pub struct Api {
     client: reqwest::Client,

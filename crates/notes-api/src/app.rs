@@ -2,7 +2,6 @@
 //! tests both use.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -132,9 +131,12 @@ pub fn service(config: &Config, state: AppState) -> Result<Edge<Router>, StartEr
 
 /// A bound, ready-to-run server.
 pub struct Application {
-    listener: TcpListener,
-    service: Edge<Router>,
-    state: AppState,
+    /// Bound to `config.bind` (port 0: a free port; ask it for the address).
+    pub listener: TcpListener,
+    /// What answers the requests.
+    pub service: Edge<Router>,
+    /// The state (tests reach the database through it).
+    pub state: AppState,
 }
 
 impl Application {
@@ -152,18 +154,6 @@ impl Application {
             service,
             state,
         })
-    }
-
-    /// The bound address.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
-    }
-
-    /// The state (tests reach the database through it).
-    pub fn state(&self) -> &AppState {
-        &self.state
     }
 
     /// Serves until `shutdown` completes, then finishes the requests in flight.

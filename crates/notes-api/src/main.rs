@@ -23,7 +23,7 @@ async fn run(args: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
     match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["serve"] | [] => {
             let app = Application::build(&config).await?;
-            tracing::info!("listening on http://{}", app.local_addr());
+            tracing::info!("listening on http://{}", app.listener.local_addr()?);
             app.run_until(async {
                 let _ = tokio::signal::ctrl_c().await;
             })

@@ -204,12 +204,7 @@ async fn token_and_session_login() {
         .await
         .unwrap();
     assert_eq!(login.status(), 200);
-    let cookies: Vec<String> = login
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
+    let cookies = axum_drf::testing::set_cookies(&login);
     assert!(cookies.iter().any(|c| c.starts_with("sessionid=")));
     let csrf = cookies
         .iter()
@@ -249,8 +244,17 @@ async fn token_and_session_login() {
     assert_eq!(api.get("/api/notebooks/").await.0, 401);
 
     // djoser's token login and logout.
-    let token = app.token("alice").await;
-    let api = Api::at(&app.server.base, Some(&token));
+    let token: serde_json::Value = reqwest::Client::new()
+        .post(app.url("/api/auth/token/login/"))
+        .json(&json!({"username": "alice", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["auth_token"].as_str().unwrap();
+    let api = Api::at(&app.server.base, Some(token));
     assert_eq!(api.get("/api/notes/").await.0, 200);
     assert_eq!(api.post("/api/auth/token/logout/", json!({})).await.0, 204);
     assert_eq!(api.get("/api/notes/").await.0, 401);

@@ -142,16 +142,7 @@ impl TestApp {
 
     /// Logs in through `/api/login/`; returns the token.
     pub async fn login(&self, username: &str, password: &str) -> String {
-        let login: serde_json::Value = reqwest::Client::new()
-            .post(self.url("/api/login/"))
-            .json(&serde_json::json!({"username": username, "password": password}))
-            .send()
-            .await
-            .expect("login")
-            .json()
-            .await
-            .expect("json");
-        login["token"].as_str().expect("token").to_owned()
+        axum_drf::testing::login(&self.base, username, password).await
     }
 }
 

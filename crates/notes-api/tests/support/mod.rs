@@ -36,8 +36,9 @@ impl TestApp {
         };
         adjust(&mut config);
         let app = Application::build(&config).await.expect("app starts");
-        let state = app.state().clone();
-        let server = ServerTask::spawn(app.local_addr(), |shutdown| app.run_until(shutdown));
+        let state = app.state.clone();
+        let addr = app.listener.local_addr().expect("bound");
+        let server = ServerTask::spawn(addr, |shutdown| app.run_until(shutdown));
         TestApp {
             server,
             state,
@@ -59,21 +60,9 @@ impl TestApp {
             .id
     }
 
-    /// Logs `username` in through djoser's token login; returns the token.
+    /// Logs `username` in through the dual login; returns the token.
     pub async fn token(&self, username: &str) -> String {
-        let answer: serde_json::Value = reqwest::Client::new()
-            .post(self.url("/api/auth/token/login/"))
-            .json(&serde_json::json!({"username": username, "password": PASSWORD}))
-            .send()
-            .await
-            .expect("token login")
-            .json()
-            .await
-            .expect("json");
-        answer["auth_token"]
-            .as_str()
-            .expect("auth_token")
-            .to_owned()
+        axum_drf::testing::login(&self.server.base, username, PASSWORD).await
     }
 }
 
