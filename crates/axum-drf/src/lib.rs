@@ -27,7 +27,7 @@
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let db = Database::connect("sqlite://app.sqlite3").await?;
 //! db.migrate(schema::MIGRATIONS).await?;
-//! let auth = AuthService::new(db, AuthConfig { secret: b"change me".to_vec(), ..AuthConfig::default() });
+//! let auth = AuthService::new(db, AuthConfig::with_secret(b"change me".to_vec()));
 //! let notes = Resource::new("notes", Model::new("app", "Note"), "app_note")
 //!     .field(Field::id())
 //!     .field(Field::char("text", "t.text", 500))

@@ -215,18 +215,18 @@ impl TestServer for ServerTask {
     }
 }
 
+/// POSTs `body` as JSON to `url` (no credentials) and returns the JSON answer.
+pub async fn post_json(url: &str, body: &serde_json::Value) -> serde_json::Value {
+    let response = reqwest::Client::new().post(url).json(body).send().await;
+    let answer = response.expect("request").json().await;
+    answer.expect("a JSON answer")
+}
+
 /// Logs `username` in through the dual login at `base` + `/api/login/`
 /// ([`dual_login`](crate::auth::views::dual_login)); returns the token.
 pub async fn login(base: &str, username: &str, password: &str) -> String {
-    let login: serde_json::Value = reqwest::Client::new()
-        .post(format!("{base}/api/login/"))
-        .json(&serde_json::json!({"username": username, "password": password}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
+    let body = serde_json::json!({"username": username, "password": password});
+    let login = post_json(&format!("{base}/api/login/"), &body).await;
     login["token"].as_str().expect("token").to_owned()
 }
 

@@ -4,6 +4,7 @@
 mod support;
 
 use axum_drf::permissions::{GrantTarget, PermissionStore};
+use axum_drf::testing::post_json;
 use serde_json::json;
 use support::{Api, TestApp, PASSWORD};
 
@@ -244,15 +245,8 @@ async fn token_and_session_login() {
     assert_eq!(api.get("/api/notebooks/").await.0, 401);
 
     // djoser's token login and logout.
-    let token: serde_json::Value = reqwest::Client::new()
-        .post(app.url("/api/auth/token/login/"))
-        .json(&json!({"username": "alice", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = json!({"username": "alice", "password": PASSWORD});
+    let token = post_json(&app.url("/api/auth/token/login/"), &body).await;
     let token = token["auth_token"].as_str().unwrap();
     let api = Api::at(&app.server.base, Some(token));
     assert_eq!(api.get("/api/notes/").await.0, 200);
