@@ -5,6 +5,9 @@
 //! DRF-shaped errors and parsers, and a storage layer that runs the same SQL on SQLite and
 //! PostgreSQL. It knows nothing about any particular application.
 //!
+//! **Start with the [`guide`]**: from an empty `main.rs` to a secured resource, custom and
+//! object permissions, scopes, throttling and tests against the real server.
+//!
 //! ```no_run
 //! use axum::http::StatusCode;
 //! use axum_drf::auth::{schema, AuthConfig, AuthService};
