@@ -86,21 +86,24 @@ def main():
         if meta.get(f"about.{s}"):
             w(f"- {names[s]}: {meta[f'about.{s}']}")
     w("")
-    two = len(sides) == 2
+    first = sides[0]
+    compared = sides[1:]
     head = "| endpoint | server | req/s median (min–max) | p50 ms | p99 ms | non-2xx | errors | server CPU | peak RSS MiB |"
     align = "|---|---|---:|---:|---:|---:|---:|---:|---:|"
-    if two:
-        head += f" {names[sides[0]]}/{names[sides[1]]} |"
-        align += "---:|"
+    if compared:
+        head += f" {names[first]} compared |"
+        align += "---|"
     w(head)
     w(align)
-    med_rps = {}
+    med_rps, med_p99 = {}, {}
     for ep in endpoints:
         label = meta.get(f"endpoint.{ep}", ep)
         rows = []
-        for k, s in enumerate(sides):
-            cells = [f"`{label}`" if k == 0 else "", names[s]]
+        for s in sides:
             rs = rounds.get((ep, s))
+            if not rs and (ep, s) not in skip:
+                continue  # not measured on this side (e.g. bare axum answers /api/public/ only)
+            cells = [f"`{label}`" if not rows else "", names[s]]
             if not rs:
                 cells += [f"skipped: {skip.get((ep, s), 'not run')}"] + [""] * 6
             else:
@@ -110,23 +113,65 @@ def main():
                 cpus = [r["cpu"] for r in rs if r["cpu"] is not None]
                 rss = mem.get((ep, s))
                 timed = [r for r in rs if r["requests"] > 0]  # wrk has no latency for 0 requests
+                if timed:
+                    med_p99[(ep, s)] = statistics.median(r["p99"] for r in timed)
                 cells += [
                     f"{fmt_rps(m)} ({fmt_rps(min(rps))}–{fmt_rps(max(rps))})",
                     fmt_ms(statistics.median(r["p50"] for r in timed)) if timed else "–",
-                    fmt_ms(statistics.median(r["p99"] for r in timed)) if timed else "–",
+                    fmt_ms(med_p99[(ep, s)]) if timed else "–",
                     str(sum(r["non2xx"] for r in rs)),
                     str(sum(r["errors"] for r in rs)),
                     f"{statistics.median(cpus):.0f}%" if cpus else "?",
                     f"{rss / 1024:.1f}" if rss else "?",
                 ]
             rows.append(cells)
-        if two:
-            a, b = med_rps.get((ep, sides[0])), med_rps.get((ep, sides[1]))
-            rows[0].append(f"**{a / b:.2f}×**" if a and b else "n/a")
+        if compared and rows:
+            a = med_rps.get((ep, first))
+            parts = []
+            for o in compared:
+                b = med_rps.get((ep, o))
+                if a and b:
+                    r = a / b
+                    parts.append(f"**{r:.0f}×** {names[o]}" if r >= 10 else f"**{r:.0%}** of {names[o]}")
+            rows[0].append("; ".join(parts) or "n/a")
             for r in rows[1:]:
                 r.append("")
         for cells in rows:
             w("| " + " | ".join(cells) + " |")
+    goals = []
+
+    def ratio(ep, a, b):
+        x, y = med_rps.get((ep, a)), med_rps.get((ep, b))
+        return x / y if x and y else None
+
+    def goal(text, value, ok, shown):
+        goals.append(f"| {text} | {shown if value is not None else 'not measured'} | "
+                     f"{('**met**' if ok else '**not met**') if value is not None else '–'} |")
+
+    if "plain" in sides:
+        r = ratio("private", first, "plain")
+        goal("token `/api/private/` with every layer on ≥ 90% of the layers off", r, r is not None and r >= 0.9, f"{r:.0%}" if r else "")
+    if "vs" in sides:
+        r = ratio("private", first, "vs")
+        goal("token `/api/private/` ≥ 120× the reference", r, r is not None and r >= 120, f"{r:.0f}×" if r else "")
+        r = ratio("borrowings", first, "vs")
+        goal("borrowings list ≥ 100× the reference", r, r is not None and r >= 100, f"{r:.0f}×" if r else "")
+    if "axum" in sides:
+        r = ratio("public", first, "axum")
+        goal("`/api/public/` ≥ 80% of bare axum (every layer on)", r, r is not None and r >= 0.8, f"{r:.0%}" if r else "")
+        if "plain" in sides:
+            r = ratio("public", "plain", "axum")
+            goal("`/api/public/` ≥ 80% of bare axum (layers off)", r, r is not None and r >= 0.8, f"{r:.0%}" if r else "")
+    reads = [ep for ep in endpoints if ep in ("public", "private", "session", "borrowings", "friends")]
+    for ep in reads:
+        p99 = med_p99.get((ep, first))
+        goal(f"p99 < 5 ms at {meta.get('conns', '64')} connections: `{meta.get(f'endpoint.{ep}', ep)}`",
+             p99, p99 is not None and p99 < 5000, fmt_ms(p99) + " ms" if p99 is not None else "")
+    if goals:
+        w("")
+        w("| goal (issue 15) | measured | |")
+        w("|---|---:|---|")
+        out.extend(goals)
     w("")
     w(
         "req/s: median of the rounds (min–max in brackets); p50/p99: median over the rounds of "

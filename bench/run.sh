@@ -12,6 +12,16 @@
 #                          http://127.0.0.1:8001), seeded through its HTTP API, in
 #                          alternating rounds; prints the lendbook/URL ratio per endpoint
 #       --vs-name NAME     its name in the report (default reference)
+#   --database-url URL     run lendbook on PostgreSQL (e.g. postgres://postgres@127.0.0.1:5432/test):
+#                          a fresh database lendbench_<timestamp> is created on that server
+#                          (and dropped at the end unless --keep-db); default: SQLite in the run dir
+#       --keep-db          keep that PostgreSQL database (bench/pair.sh reuses it)
+#   --sides LIST           servers besides --vs, comma-separated (default lendbook,plain,axum):
+#                          lendbook: every layer on (throttling with a user rate, access log at
+#                                    INFO to a file, metrics, allowed hosts, CORS);
+#                          plain:    the same binary and database with those layers off;
+#                          axum:     a bare axum hello-world (examples/bare_axum.rs), /api/public/ only
+#       --plain-endpoints LIST   the endpoints measured on plain (default public,private)
 #   --users N              users to seed (default 1000; 50 with --vs, for both servers)
 #   --friends N, --belongings N, --borrowings N
 #                          per user (default 20 each)
@@ -71,6 +81,10 @@ PIN_VS=1
 PORT=8010
 OUT=""
 BUILD=1
+DB_URL=""
+KEEP_DB=0
+SIDES_ARG="lendbook,plain,axum"
+PLAIN_EPS="public,private"
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 die() { echo "run.sh: $*" >&2; exit 2; }
@@ -84,6 +98,10 @@ while [[ $# -gt 0 ]]; do
     --borrowings-table) BORROW_TABLE=$2; shift 2 ;;
     --vs) VS_URL=${2%/}; shift 2 ;;
     --vs-name) VS_NAME=$2; shift 2 ;;
+    --database-url) DB_URL=$2; shift 2 ;;
+    --keep-db) KEEP_DB=1; shift ;;
+    --sides) SIDES_ARG=$2; shift 2 ;;
+    --plain-endpoints) PLAIN_EPS=$2; shift 2 ;;
     --users) USERS=$2; shift 2 ;;
     --friends) FRIENDS=$2; shift 2 ;;
     --belongings) BELONGINGS=$2; shift 2 ;;
@@ -126,6 +144,11 @@ ALL_ENDPOINTS=" public private session borrowings friends friends-post login "
 IFS=, read -r -a EPS <<<"$ENDPOINTS"
 for ep in "${EPS[@]}"; do [[ $ALL_ENDPOINTS == *" $ep "* ]] || die "unknown endpoint '$ep'"; done
 
+IFS=, read -r -a LB_SIDES <<<"$SIDES_ARG"
+for sd in "${LB_SIDES[@]}"; do [[ " lendbook plain axum " == *" $sd "* ]] || die "unknown side '$sd'"; done
+[[ " ${LB_SIDES[*]} " == *" lendbook "* ]] || die "--sides must include lendbook"
+[[ -z $DB_URL || $DB_URL == postgres://* || $DB_URL == postgresql://* ]] || die "--database-url must be postgres://"
+[[ -z $DB_URL || $BORROW_TOTAL -eq 0 ]] || die "--large/--borrowings-total grow a SQLite table only"
 for tool in curl python3 ss taskset; do command -v "$tool" >/dev/null || die "$tool not found"; done
 if ! command -v wrk >/dev/null; then
   say "installing wrk (apt-get install -y wrk)"
@@ -145,10 +168,14 @@ meta() { printf '%s\t%s\n' "$1" "$2" >>"$META"; }
 
 # ---- processes we start, affinities we change: undone at exit ------------------------------
 LB_PID=""
+EXTRA_PIDS=""
+PG_DB=""
 declare -A ORIG_AFF=()
 cleanup() {
   local pid
   if [[ -n $LB_PID ]]; then kill "$LB_PID" 2>/dev/null || true; wait "$LB_PID" 2>/dev/null || true; fi
+  for pid in $EXTRA_PIDS; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  if [[ -n $PG_DB && $KEEP_DB -eq 0 ]]; then psql "$DB_URL" -qc "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true; fi
   for pid in "${!ORIG_AFF[@]}"; do taskset -a -cp "${ORIG_AFF[$pid]}" "$pid" >/dev/null 2>&1 || true; done
 }
 trap cleanup EXIT
@@ -157,15 +184,47 @@ trap 'exit 130' INT TERM
 # ---- build ---------------------------------------------------------------------------------
 BIN=$REPO/target/release/lendbook
 if [[ $BUILD -eq 1 ]]; then
-  say "cargo build --release -p lendbook"
-  (cd "$REPO" && cargo build --release -p lendbook) >"$OUT/build.log" 2>&1 \
+  say "cargo build --release -p lendbook (and the bare_axum example)"
+  (cd "$REPO" && cargo build --release -p lendbook --bin lendbook --example bare_axum) >"$OUT/build.log" 2>&1 \
     || { tail -30 "$OUT/build.log" >&2; die "build failed (see $OUT/build.log)"; }
 fi
 [[ -x $BIN ]] || die "$BIN not found (build it, or drop --no-build)"
+AXUM_BIN=$REPO/target/release/examples/bare_axum
 
 # ---- lendbook server -------------------------------------------------------------------------
 DB=$OUT/db/lendbook.sqlite3
 LB_URL=http://127.0.0.1:$PORT
+mkdir -p "$OUT/db"
+if [[ -n $DB_URL ]]; then
+  command -v psql >/dev/null || die "psql not found (needed for --database-url)"
+  PG_DB="lendbench_${STAMP//-/_}"
+  psql "$DB_URL" -qc "CREATE DATABASE $PG_DB" >/dev/null || die "cannot create database $PG_DB on $DB_URL"
+  LB_DB_URL="${DB_URL%/*}/$PG_DB"
+  echo "$LB_DB_URL" >"$OUT/db/database-url"   # for bench/pair.sh
+else
+  LB_DB_URL="sqlite://$DB"
+fi
+
+# The layers the goals are about, on (lendbook) and off (plain). The user rate is far above
+# what the load sends per user or per address (the benchmark measures the counting, not
+# refusals): one address sends every /api/public/ request.
+cat >"$OUT/layers-on.toml" <<'TOML'
+access_log = true
+[metrics]
+enabled = true
+[throttle]
+user = "100000/s"
+[server]
+allowed_hosts = ["127.0.0.1", "localhost"]
+[cors]
+allowed_origins = ["https://app.example.com"]
+allow_credentials = true
+TOML
+cat >"$OUT/layers-off.toml" <<'TOML'
+access_log = false
+[metrics]
+enabled = false
+TOML
 
 wait_ready() {  # URL PID
   local i
@@ -177,19 +236,25 @@ wait_ready() {  # URL PID
   return 1
 }
 
-start_lendbook() {  # LOGFILE [taskset CPUs]
-  local log=$1 cpus=${2:-}
-  ss -H -ltn "sport = :$PORT" | grep -q . && die "port $PORT is in use (pass --port)"
-  local cmd=("$BIN" --database-url "sqlite://$DB" serve --bind "127.0.0.1:$PORT")
+spawn_lendbook() {  # LOGFILE PORT CONFIG [taskset CPUs]; sets SPAWNED
+  local log=$1 port=$2 config=$3 cpus=${4:-}
+  ss -H -ltn "sport = :$port" | grep -q . && die "port $port is in use (pass --port)"
+  local cmd=("$BIN" --config "$config" --database-url "$LB_DB_URL" serve --bind "127.0.0.1:$port")
   [[ -n $cpus ]] && cmd=(taskset -c "$cpus" "${cmd[@]}")
-  # The run directory is the working directory, so no stray ./lendbook.toml is read.
+  # The run directory is the working directory, so no stray ./lendbook.toml is read (and a
+  # PostgreSQL run's secret file, ./lendbook.secret, lands there).
   # One client seeds a thousand users and floods the login endpoint: the credential
   # endpoints' default limits (README, "Under attack") would refuse it, so they are off here.
   (cd "$OUT/db" && export LENDBOOK_THROTTLE__SCOPES__LOGIN=off \
      LENDBOOK_THROTTLE__SCOPES__REGISTER=off LENDBOOK_THROTTLE__SCOPES__REGISTER_ACCOUNT=off \
      && exec "${cmd[@]}") >"$log" 2>&1 &
-  LB_PID=$!
-  wait_ready "$LB_URL" "$LB_PID" || { tail -20 "$log" >&2; die "lendbook did not start (see $log)"; }
+  SPAWNED=$!
+  wait_ready "http://127.0.0.1:$port" "$SPAWNED" || { tail -20 "$log" >&2; die "lendbook did not start (see $log)"; }
+}
+
+start_lendbook() {  # LOGFILE [taskset CPUs]
+  spawn_lendbook "$1" "$PORT" "$OUT/layers-on.toml" "${2:-}"
+  LB_PID=$SPAWNED
 }
 
 stop_lendbook() {
@@ -200,7 +265,6 @@ stop_lendbook() {
 }
 
 # ---- seeding ---------------------------------------------------------------------------------
-mkdir -p "$OUT/db"
 PASSWORD="Lend-Bench-pw-7319"
 PREFIX="b${STAMP//-/}u"   # unique per run: a --vs server may already hold earlier runs' users
 seed_args=(--users "$USERS" --friends "$FRIENDS" --belongings "$BELONGINGS" --borrowings "$BORROWINGS"
@@ -208,7 +272,8 @@ seed_args=(--users "$USERS" --friends "$FRIENDS" --belongings "$BELONGINGS" --bo
 
 say "seeding lendbook: $USERS users x ($FRIENDS friends, $BELONGINGS belongings, $BORROWINGS borrowings)"
 start_lendbook "$OUT/lendbook-seed.log"   # unpinned: logins hash passwords on every core
-python3 "$HERE/seed.py" http --url "$LB_URL" --creds "$OUT/creds-lendbook.tsv" --sqlite "$DB" \
+if [[ -n $DB_URL ]]; then clone=(--pg "$LB_DB_URL"); else clone=(--sqlite "$DB"); fi
+python3 "$HERE/seed.py" http --url "$LB_URL" --creds "$OUT/creds-lendbook.tsv" "${clone[@]}" \
   "${seed_args[@]}" --workers 8 >"$OUT/seed-lendbook.json" 2>"$OUT/seed-lendbook.log" \
   || { tail -20 "$OUT/seed-lendbook.log" >&2; die "seeding lendbook failed"; }
 stop_lendbook
@@ -235,6 +300,23 @@ if [[ $PIN == split ]]; then start_lendbook "$OUT/lendbook.log" "$SERVER_CPUS"; 
 
 SIDES=(lendbook)
 declare -A URL=([lendbook]=$LB_URL) PIDS=([lendbook]=$LB_PID) CREDS=([lendbook]=$OUT/creds-lendbook.tsv)
+srv_cpus=""; [[ $PIN == split ]] && srv_cpus=$SERVER_CPUS
+if [[ " ${LB_SIDES[*]} " == *" plain "* ]]; then
+  say "starting lendbook with the layers off (port $((PORT + 1)))"
+  spawn_lendbook "$OUT/plain.log" $((PORT + 1)) "$OUT/layers-off.toml" "$srv_cpus"
+  SIDES+=(plain); URL[plain]=http://127.0.0.1:$((PORT + 1)); PIDS[plain]=$SPAWNED
+  CREDS[plain]=$OUT/creds-lendbook.tsv; EXTRA_PIDS+=" $SPAWNED"
+fi
+if [[ " ${LB_SIDES[*]} " == *" axum "* ]]; then
+  [[ -x $AXUM_BIN ]] || die "$AXUM_BIN not found (cargo build --release -p lendbook --example bare_axum)"
+  say "starting bare axum (port $((PORT + 2)))"
+  if [[ -n $srv_cpus ]]; then taskset -c "$srv_cpus" "$AXUM_BIN" "127.0.0.1:$((PORT + 2))" >"$OUT/axum.log" 2>&1 &
+  else "$AXUM_BIN" "127.0.0.1:$((PORT + 2))" >"$OUT/axum.log" 2>&1 & fi
+  pid=$!
+  wait_ready "http://127.0.0.1:$((PORT + 2))" "$pid" || die "bare axum did not start"
+  SIDES+=(axum); URL[axum]=http://127.0.0.1:$((PORT + 2)); PIDS[axum]=$pid
+  CREDS[axum]=$OUT/creds-lendbook.tsv; EXTRA_PIDS+=" $pid"
+fi
 if [[ -n $VS_URL ]]; then
   SIDES+=(vs)
   URL[vs]=$VS_URL
@@ -381,14 +463,25 @@ if [[ $PIN == split ]]; then
 else
   meta mode "none: no pinning, servers and wrk share all $NPROC CPUs (whole machine); loopback"
 fi
+meta conns "$CONNS"
 meta load "wrk -t$THREADS -c$CONNS (login: -c$LOGIN_CONNS) --timeout ${TIMEOUT}s, $ROUNDS rounds x ${DUR}s per endpoint and server after a ${WARM}s warm-up$([[ -n $VS_URL ]] && echo ", servers alternating round by round"); medians, req/s spread min–max"
 data="$USERS users x ($FRIENDS friends, $BELONGINGS belongings, $BORROWINGS borrowings)"
 [[ $BORROW_TOTAL -gt 0 ]] && data+="; lendbook's borrowings grown to $BORROW_TOTAL rows in SQL ($((BORROW_TOTAL / USERS)) per user; the --vs server keeps $((USERS * BORROWINGS)))"
 data+="; reads and logins rotate over the first $READERS users, POST /api/v1/friends/ over the last $WRITERS"
 meta data "$data"
 meta sides "$(IFS=,; echo "${SIDES[*]}")"
+if [[ -n $DB_URL ]]; then dbdesc="PostgreSQL database $PG_DB on ${DB_URL#*@} (same machine, unpinned)"; else dbdesc="SQLite (WAL) at $DB"; fi
+meta database "$([[ -n $DB_URL ]] && echo postgres || echo sqlite)"
 meta name.lendbook lendbook
-meta about.lendbook "release build of $rev, SQLite (WAL) at $DB, default configuration, pid $LB_PID"
+meta about.lendbook "release build of $rev, $dbdesc, every layer on ($OUT/layers-on.toml: throttling with a user rate of 100000/s, access log at INFO to a file, metrics, allowed hosts, CORS), pid $LB_PID"
+if [[ -n ${PIDS[plain]:-} ]]; then
+  meta name.plain "layers off"
+  meta about.plain "the same binary and database with the access log, metrics, throttling rates, allowed hosts and CORS off ($OUT/layers-off.toml), pid ${PIDS[plain]}; measured on: $PLAIN_EPS"
+fi
+if [[ -n ${PIDS[axum]:-} ]]; then
+  meta name.axum "bare axum"
+  meta about.axum "examples/bare_axum.rs: axum::serve with one route answering the same JSON, no middleware (pid ${PIDS[axum]}); /api/public/ only"
+fi
 if [[ -n $VS_URL ]]; then
   meta name.vs "$VS_NAME"
   VS_AFF=${VS_AFF% }
@@ -403,6 +496,8 @@ printf '%-14s %-10s %5s %11s %9s %9s %7s %6s %6s %6s %6s\n' endpoint server roun
 for ep in "${EPS[@]}"; do
   active=()
   for side in "${SIDES[@]}"; do
+    [[ $side == plain && ",$PLAIN_EPS," != *",$ep,"* ]] && continue
+    [[ $side == axum && $ep != public ]] && continue
     code=$(preflight "$ep" "$side")
     if [[ $code != 2* ]]; then
       reason="HTTP $code on pre-flight"

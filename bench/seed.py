@@ -10,6 +10,7 @@
       Users: POST /api/auth/users/ (djoser). With --sqlite DB (lendbook only, the server's
       own SQLite file), only the first user is registered through the API and the others
       are cloned from its row in SQL (same password hash), which skips N-1 password hashes.
+      --pg URL does the same on lendbook's PostgreSQL database (through psql).
       Tokens and session ids: POST /api/login/ per user (one password hash each; they
       cannot be made in SQL, the server derives them from its secret and stores hashes).
       Lending: POST /api/v1/friends/ {"name"}, /api/v1/belongings/ {"name"},
@@ -171,6 +172,27 @@ def creator(cli, token, who):
     return create
 
 
+def clone_users_pg(url, template_username, usernames, email_of):
+    """clone_users_sql on PostgreSQL, through psql (no driver needed)."""
+    import subprocess
+
+    cols = subprocess.run(
+        ["psql", url, "-Atc", "SELECT column_name FROM information_schema.columns "
+         "WHERE table_name = 'auth_user' ORDER BY ordinal_position"],
+        check=True, capture_output=True, text=True).stdout.split()
+    if not cols:
+        raise SystemExit(f"seed.py: no auth_user table in {url}")
+    copied = [c for c in cols if c not in ("id", "username", "email")]
+    values = ",".join(f"('{u}', '{email_of(u)}')" for u in usernames)
+    sql = (
+        f"INSERT INTO auth_user (username, email, {', '.join(copied)}) "
+        f"SELECT v.u, v.e, {', '.join('t.' + c for c in copied)} FROM auth_user t, "
+        f"(VALUES {values}) AS v(u, e) WHERE t.username = '{template_username}'"
+    )
+    subprocess.run(["psql", url, "-qv", "ON_ERROR_STOP=1"], input=sql, check=True, text=True,
+                   capture_output=True)
+
+
 def cmd_http(a):
     cli = Client(a.url)
     names = [f"{a.prefix}{i:06d}" for i in range(a.users)]
@@ -188,10 +210,13 @@ def cmd_http(a):
         return "created"
 
     # 1. users
-    if a.sqlite:
+    if a.sqlite or a.pg:
         register(names[0])
         t0 = time.monotonic()
-        clone_users_sql(a.sqlite, names[0], names[1:], email_of)
+        if a.pg:
+            clone_users_pg(a.pg, names[0], names[1:], email_of)
+        else:
+            clone_users_sql(a.sqlite, names[0], names[1:], email_of)
         log(f"users: 1 registered over HTTP, {len(names) - 1} cloned in SQL ({time.monotonic() - t0:.1f}s)")
         summary["users_via"] = "sql-clone"
     else:
@@ -218,7 +243,6 @@ def cmd_http(a):
 
         def seed_user(i):
             create = creator(cli, creds[i][0], names[i])
-
             friends = [create("/api/v1/friends/", {"name": f"friend {k}"})["id"] for k in range(a.friends)]
             things = [create("/api/v1/belongings/", {"name": f"thing {k}"})["id"] for k in range(a.belongings)]
             if a.borrowings and (not friends or not things):
@@ -298,6 +322,7 @@ def main():
     h.add_argument("--password", default="Lend-Bench-pw-7319")
     h.add_argument("--workers", type=int, default=8)
     h.add_argument("--sqlite", help="lendbook's SQLite file: clone users in SQL")
+    h.add_argument("--pg", help="lendbook's PostgreSQL URL: clone users in SQL (psql)")
     g = sub.add_parser("grow")
     g.add_argument("--sqlite", required=True)
     g.add_argument("--total", type=int, required=True)

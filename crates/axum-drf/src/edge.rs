@@ -39,7 +39,7 @@ use tower::Service;
 
 use crate::error::{json_response, ApiError};
 use crate::hosts::{AllowedHosts, CheckedHost, DisallowedHost};
-use crate::metrics::Served;
+use crate::metrics::{RequestMetrics, Served};
 use crate::routing::{canonical_path, no_route, resolve, FormatSuffix, Resolved, RoutePattern};
 use crate::server::SecureTransport;
 
@@ -62,7 +62,7 @@ pub struct Edge<S> {
     body_limit: Option<u64>,
     hsts: Option<HeaderValue>,
     hosts: Arc<AllowedHosts>,
-    observe: Observe,
+    observe: Observers,
 }
 
 /// What the edge records about every request (both on by default).
@@ -70,7 +70,7 @@ pub struct Edge<S> {
 pub struct Observe {
     /// One INFO line per request on the `access` tracing target.
     pub access_log: bool,
-    /// Request count and latency through [`crate::metrics::request`].
+    /// Request count and latency through [`crate::metrics::RequestMetrics`].
     pub metrics: bool,
 }
 
@@ -91,7 +91,19 @@ static PREFIX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
 fn next_request_id() -> HeaderValue {
     let prefix = *PREFIX.get_or_init(rand::random::<u32>);
     let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    HeaderValue::from_str(&format!("{prefix:08x}-{n:012x}")).expect("hex is a valid header")
+    // `{prefix:08x}-{n:012x}` without the formatting machinery (measured: 2% of a request).
+    let mut id = [b'-'; 21];
+    hex_digits(u64::from(prefix), &mut id[..8]);
+    hex_digits(n, &mut id[9..]);
+    HeaderValue::from_bytes(&id).expect("hex is a valid header")
+}
+
+/// Writes the low `out.len()` hex digits of `v` into `out`.
+fn hex_digits(mut v: u64, out: &mut [u8]) {
+    for digit in out.iter_mut().rev() {
+        *digit = b"0123456789abcdef"[(v & 0xf) as usize];
+        v >>= 4;
+    }
 }
 
 impl<S> Edge<S> {
@@ -107,13 +119,14 @@ impl<S> Edge<S> {
             body_limit: None,
             hsts: None,
             hosts: Arc::new(AllowedHosts::local(None)),
-            observe: Observe::default(),
+            observe: Observe::default().into(),
         }
     }
 
-    /// Chooses what is recorded per request (access log, metrics).
+    /// Chooses what is recorded per request (access log, metrics). Metric handles are
+    /// looked up on first use: install the metrics recorder before the first request.
     pub fn observe(mut self, observe: Observe) -> Self {
-        self.observe = observe;
+        self.observe = observe.into();
         self
     }
 
@@ -163,15 +176,17 @@ impl<S> Edge<S> {
 struct Observed {
     start: Instant,
     method: Method,
-    observe: Observe,
+    access_log: bool,
+    metrics: Option<Arc<RequestMetrics>>,
 }
 
 impl Observed {
-    fn start(observe: Observe, method: &Method) -> Option<Observed> {
-        (observe.access_log || observe.metrics).then(|| Observed {
+    fn start(observe: &Observers, method: &Method) -> Option<Observed> {
+        (observe.access_log || observe.metrics.is_some()).then(|| Observed {
             start: Instant::now(),
             method: method.clone(),
-            observe,
+            access_log: observe.access_log,
+            metrics: observe.metrics.clone(),
         })
     }
 
@@ -183,25 +198,39 @@ impl Observed {
             None => crate::metrics::unmatched(),
         };
         let status = response.status();
-        if self.observe.metrics {
-            crate::metrics::request(&self.method, &route, status, elapsed);
+        if let Some(metrics) = &self.metrics {
+            metrics.record(&self.method, &route, status, elapsed);
         }
-        if self.observe.access_log {
+        if self.access_log {
             let user_id = served.and_then(|s| s.user_id);
             let request_id = request_id.and_then(|v| v.to_str().ok()).unwrap_or("-");
+            // Fields only, of cheap types: formatting this line is the access log's whole
+            // cost (a formatted message and a float latency were a third of it).
             tracing::info!(
                 target: "access",
-                method = %self.method,
+                method = self.method.as_str(),
                 route = &*route,
                 status = status.as_u16(),
-                latency_ms = elapsed.as_secs_f64() * 1000.0,
+                latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
                 user_id,
                 request_id,
-                "{} {} {}",
-                self.method,
-                route,
-                status.as_u16(),
             );
+        }
+    }
+}
+
+/// [`Observe`] as the edge applies it: the metrics with their handles cached.
+#[derive(Clone, Default)]
+struct Observers {
+    access_log: bool,
+    metrics: Option<Arc<RequestMetrics>>,
+}
+
+impl From<Observe> for Observers {
+    fn from(observe: Observe) -> Self {
+        Observers {
+            access_log: observe.access_log,
+            metrics: observe.metrics.then(Arc::default),
         }
     }
 }
@@ -254,7 +283,7 @@ where
     }
 
     fn call(&mut self, mut req: Request) -> Self::Future {
-        let observed = Observed::start(self.observe, req.method());
+        let observed = Observed::start(&self.observe, req.method());
         let tail = Tail {
             hsts: match req.extensions().get::<SecureTransport>() {
                 Some(_) => self.hsts.clone(),

@@ -155,8 +155,15 @@ pub fn json_response(status: StatusCode, body: &Value) -> Response {
 }
 
 /// A response whose body is JSON already serialised.
-pub fn json_bytes_response(status: StatusCode, bytes: Vec<u8>) -> Response {
-    let mut response = (status, bytes).into_response();
+///
+/// ```
+/// use axum::http::StatusCode;
+/// let r = axum_drf::error::json_bytes_response(StatusCode::OK, bytes::Bytes::from_static(b"{}"));
+/// assert_eq!(r.headers()["content-type"], "application/json");
+/// ```
+pub fn json_bytes_response(status: StatusCode, bytes: impl Into<bytes::Bytes>) -> Response {
+    let mut response = Response::new(axum::body::Body::from(bytes.into()));
+    *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

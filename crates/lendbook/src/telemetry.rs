@@ -12,6 +12,9 @@ use axum::routing::get;
 use axum::Router;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use subtle::ConstantTimeEq;
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
+use tracing_subscriber::field::MakeExt;
+use tracing_subscriber::fmt::format::debug_fn;
 use tracing_subscriber::EnvFilter;
 
 use crate::app::AppState;
@@ -19,18 +22,45 @@ use crate::config::{Config, LogFormat};
 
 /// Installs the global log subscriber: `config.log` as the filter (`RUST_LOG` overrides),
 /// `config.log_format`, ANSI colour only when stderr is a terminal (never in files).
-pub fn init_logging(config: Option<&Config>) {
+///
+/// Lines are formatted on the thread that logs and written to stderr by a background thread
+/// (`tracing-appender`), which writes whatever has queued up in one go: an access-log line
+/// per request then costs a channel send instead of a `write` system call. Nothing is
+/// dropped (a full queue makes loggers wait); the returned guard writes what is still queued
+/// when it is dropped, so keep it until the process ends.
+pub fn init_logging(config: Option<&Config>) -> WorkerGuard {
     let filter = config.map(|c| c.log.as_str()).unwrap_or("info");
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("log-writer")
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
+    let ansi = std::io::stderr().is_terminal();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
+        .with_writer(writer)
+        .with_ansi(ansi);
     let format = config.map(|c| c.log_format).unwrap_or(LogFormat::Text);
     match format {
+        // Without colour, fields as `name=value` with no styling calls: the default field
+        // formatter paints every name and `=` (a no-op without colour that still cost a
+        // third of an access-log line, measured with callgrind).
+        LogFormat::Text if !ansi => builder
+            .fmt_fields(
+                debug_fn(|w, field, value| match field.name() {
+                    "message" => write!(w, "{value:?}"),
+                    name => write!(w, "{name}={value:?}"),
+                })
+                .delimited(" "),
+            )
+            .init(),
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }
+    guard
 }
 
 /// Latency buckets in seconds: sub-millisecond reads up to slow logins.

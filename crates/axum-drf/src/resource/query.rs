@@ -75,6 +75,10 @@ impl ObjectRef {
 /// Replaces `{name}` placeholders with `$n`, appending their values to `params`.
 fn bind(sql: &str, named: &[(&'static str, Sql)], params: &mut Vec<Sql>) -> String {
     let mut out = sql.to_owned();
+    // Most expressions are plain columns: nothing to look for.
+    if !out.contains('{') {
+        return out;
+    }
     for (name, value) in named {
         let token = format!("{{{name}}}");
         if out.contains(&token) {

@@ -298,20 +298,18 @@ pub(crate) fn sqlite_placeholders(sql: &str) -> Cow<'_, str> {
     if !sql.contains('$') {
         return Cow::Borrowed(sql);
     }
-    let mut out = String::with_capacity(sql.len());
-    let mut chars = sql.chars().peekable();
+    // Byte by byte: `$` and `?` are both ASCII, so the text stays UTF-8 (a char-by-char
+    // copy was 4% of a list request's instructions).
+    let mut out = sql.as_bytes().to_vec();
     let mut in_string = false;
-    while let Some(c) = chars.next() {
-        if c == '\'' {
-            in_string = !in_string;
-        }
-        if c == '$' && !in_string && chars.peek().is_some_and(|n| n.is_ascii_digit()) {
-            out.push('?');
-        } else {
-            out.push(c);
+    for i in 0..out.len() {
+        match out[i] {
+            b'\'' => in_string = !in_string,
+            b'$' if !in_string && out.get(i + 1).is_some_and(u8::is_ascii_digit) => out[i] = b'?',
+            _ => {}
         }
     }
-    Cow::Owned(out)
+    Cow::Owned(String::from_utf8(out).expect("ASCII replaced by ASCII"))
 }
 
 /// Microseconds since the Unix epoch, the storage format of every timestamp.

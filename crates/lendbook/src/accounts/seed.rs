@@ -22,9 +22,11 @@ pub fn routes() -> Routes<AppState> {
 }
 
 async fn public(_: AppState, _: ApiRequest) -> Result<Response, ApiError> {
-    Ok(json(
+    // A constant answer, serialised once (DRF's compact JSON).
+    const PUBLIC: &[u8] = br#"{"message":"Public access allowed!"}"#;
+    Ok(axum_drf::error::json_bytes_response(
         StatusCode::OK,
-        &json!({"message": "Public access allowed!"}),
+        axum::body::Bytes::from_static(PUBLIC),
     ))
 }
 
