@@ -4,6 +4,10 @@
 use notes_api::app::{build_state, open_database, Application};
 use notes_api::config::Config;
 
+// The allocator lendbook's binary uses, so that the two apps are measured alike.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt()
