@@ -140,6 +140,38 @@ def clone_users_sql(db_path, template_username, usernames, email_of):
         con.close()
 
 
+def login_all(cli, workers, names, password, creds_path):
+    """Logs every user in through POST /api/login/ (a token and a session each; one password
+    check per user) and writes FILE's lines; returns [(token, sessionid)] and the seconds."""
+
+    def login(u):
+        st, hdrs, body = cli.request("POST", "/api/login/", {"username": u, "password": password})
+        j = expect(st, body, (200,), f"login {u}")
+        return j["token"], session_cookie(hdrs)
+
+    creds, dt = parallel(workers, login, names, "login")
+    missing = sum(1 for _, s in creds if not s)
+    if missing:
+        log(f"warning: {missing} logins set no sessionid cookie")
+    with open(creds_path, "w") as f:
+        for u, (tok, sid) in zip(names, creds):
+            f.write(f"{u}\t{password}\t{tok}\t{sid}\n")
+    log(f"wrote {len(names)} credentials to {creds_path}")
+    return creds, dt
+
+
+def creator(cli, token, who):
+    """A function that POSTs a JSON body to a path with `token`, expects 201 and returns the
+    created object."""
+    h = {"Authorization": f"Token {token}"}
+
+    def create(path, body):
+        st, _, payload = cli.request("POST", path, body, h)
+        return expect(st, payload, (201,), f"POST {path} as {who}")
+
+    return create
+
+
 def clone_users_pg(url, template_username, usernames, email_of):
     """clone_users_sql on PostgreSQL, through psql (no driver needed)."""
     import subprocess
@@ -196,20 +228,8 @@ def cmd_http(a):
         summary["register_s"] = round(dt, 1)
 
     # 2. tokens + sessions (one password check per user)
-    def login(u):
-        st, hdrs, body = cli.request("POST", "/api/login/", {"username": u, "password": a.password})
-        j = expect(st, body, (200,), f"login {u}")
-        return j["token"], session_cookie(hdrs)
-
-    creds, dt = parallel(a.workers, login, names, "login")
+    creds, dt = login_all(cli, a.workers, names, a.password, a.creds)
     summary["login_s"] = round(dt, 1)
-    missing = sum(1 for _, s in creds if not s)
-    if missing:
-        log(f"warning: {missing} logins set no sessionid cookie")
-    with open(a.creds, "w") as f:
-        for u, (tok, sid) in zip(names, creds):
-            f.write(f"{u}\t{a.password}\t{tok}\t{sid}\n")
-    log(f"wrote {len(names)} credentials to {a.creds}")
 
     # 3. lending rows
     auth0 = {"Authorization": f"Token {creds[0][0]}"}
@@ -222,12 +242,7 @@ def cmd_http(a):
         summary["lending"] = True
 
         def seed_user(i):
-            h = {"Authorization": f"Token {creds[i][0]}"}
-
-            def create(path, body):
-                st, _, payload = cli.request("POST", path, body, h)
-                return expect(st, payload, (201,), f"POST {path} as {names[i]}")
-
+            create = creator(cli, creds[i][0], names[i])
             friends = [create("/api/v1/friends/", {"name": f"friend {k}"})["id"] for k in range(a.friends)]
             things = [create("/api/v1/belongings/", {"name": f"thing {k}"})["id"] for k in range(a.belongings)]
             if a.borrowings and (not friends or not things):

@@ -22,6 +22,7 @@ pub const PERMISSION_DENIED: &str = "You do not have permission to perform this 
 /// assert_eq!(response.status(), 404);
 /// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ApiError {
     /// 401 with a `WWW-Authenticate` challenge, or 403 when the first authenticator has no
     /// challenge to offer (DRF's `NotAuthenticated` / `AuthenticationFailed`).

@@ -5,6 +5,9 @@
 //! DRF-shaped errors and parsers, and a storage layer that runs the same SQL on SQLite and
 //! PostgreSQL. It knows nothing about any particular application.
 //!
+//! **Start with the [`guide`]**: from an empty `main.rs` to a secured resource, custom and
+//! object permissions, scopes, throttling and tests against the real server.
+//!
 //! ```no_run
 //! use axum::http::StatusCode;
 //! use axum_drf::auth::{schema, AuthConfig, AuthService};
@@ -27,7 +30,7 @@
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let db = Database::connect("sqlite://app.sqlite3").await?;
 //! db.migrate(schema::MIGRATIONS).await?;
-//! let auth = AuthService::new(db, AuthConfig { secret: b"change me".to_vec(), ..AuthConfig::default() });
+//! let auth = AuthService::new(db, AuthConfig::with_secret(b"change me".to_vec()));
 //! let notes = Resource::new("notes", Model::new("app", "Note"), "app_note")
 //!     .field(Field::id())
 //!     .field(Field::char("text", "t.text", 500))
@@ -54,6 +57,8 @@ pub mod django;
 pub mod edge;
 pub mod error;
 pub mod fields;
+#[doc = include_str!("../docs/guide.md")]
+pub mod guide {}
 pub mod hosts;
 pub mod mail;
 pub mod metrics;
@@ -69,6 +74,8 @@ pub mod resource;
 pub mod routing;
 pub mod server;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod throttling;
 pub mod view;
 

@@ -47,6 +47,7 @@ pub struct Email {
 
 /// A delivery failure.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MailError {
     /// The SMTP URL cannot be used.
     #[error("invalid SMTP url: {0}")]

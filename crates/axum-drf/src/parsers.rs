@@ -34,6 +34,7 @@ const REQUEST_TOO_BIG: &str = "Request body exceeded settings.DATA_UPLOAD_MAX_ME
 
 /// A body DRF would refuse.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ParseError {
     /// 415: detail text is `Unsupported media type "<full Content-Type header as sent, or
     /// empty>" in request.`

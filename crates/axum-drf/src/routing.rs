@@ -24,6 +24,7 @@ pub const DJANGO_NOT_FOUND_PAGE: &str = "\n<!doctype html>\n<html lang=\"en\">\n
 
 /// How Django resolves a route's path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RouteKind {
     /// A plain `path()` entry: no format suffix; `{param}` matches any segment.
     Plain,

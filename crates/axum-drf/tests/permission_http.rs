@@ -215,10 +215,7 @@ impl Harness {
             .unwrap();
         let auth = AuthService::new(
             t.db.clone(),
-            AuthConfig {
-                secret: b"test secret".to_vec(),
-                ..AuthConfig::default()
-            },
+            AuthConfig::with_secret(b"test secret".to_vec()),
         );
         Harness {
             t,

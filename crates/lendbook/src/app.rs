@@ -156,22 +156,21 @@ pub async fn register_permissions(db: &Database) -> Result<(), StoreError> {
 pub fn build_state(config: Config, db: Database) -> Result<AppState, StartError> {
     let secret = config.resolve_secret()?;
     let a = &config.auth;
-    let mut auth_config = AuthConfig {
-        secret,
-        session_age: a.session_age,
-        cookie_secure: config.cookie_secure(),
-        csrf_trusted_origins: a.csrf_trusted_origins.clone(),
-        trust_forwarded_proto: a.trust_forwarded_proto,
-        cache_capacity: a.cache_capacity,
-        cache_ttl: Duration::from_secs(a.cache_ttl_secs),
-        revoke_tokens_on_password_change: a.revoke_tokens_on_password_change,
-        token_ttl: a.token_ttl.map(Duration::from_secs),
-        token_mode: a.token_mode,
-        audit_retention: match config.audit.retention_days {
-            0 => None,
-            days => Some(Duration::from_secs(days.saturating_mul(86_400))),
-        },
-        ..AuthConfig::default()
+    // Field by field: `AuthConfig` is non-exhaustive, so it grows without breaking this.
+    let mut auth_config = AuthConfig::with_secret(secret);
+    auth_config.session_age = a.session_age;
+    auth_config.cookie_secure = config.cookie_secure();
+    auth_config.csrf_trusted_origins = a.csrf_trusted_origins.clone();
+    auth_config.trust_forwarded_proto = a.trust_forwarded_proto;
+    auth_config.cache_capacity = a.cache_capacity;
+    auth_config.cache_ttl = Duration::from_secs(a.cache_ttl_secs);
+    auth_config.revoke_tokens_on_password_change = a.revoke_tokens_on_password_change;
+    auth_config.token_ttl = a.token_ttl.map(Duration::from_secs);
+    auth_config.token_mode = a.token_mode;
+    auth_config.csrf_cookie_httponly = a.csrf_cookie_httponly;
+    auth_config.audit_retention = match config.audit.retention_days {
+        0 => None,
+        days => Some(Duration::from_secs(days.saturating_mul(86_400))),
     };
     if let Some(n) = a.hashing_concurrency {
         auth_config.hashing_concurrency = n;

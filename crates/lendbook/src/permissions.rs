@@ -3,39 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use axum_drf::permissions::{
-    Access, Model, Object, Perm, Permission, PolicyError, Registry, Scope,
-};
+use axum_drf::permissions::{Model, Perm, PolicyError, Registry, Scope};
 
 use crate::config::Config;
 
-/// The seed's `IsOwner`: only the object's owner may touch it (object level only; pair it
-/// with `IsAuthenticated` so creating needs a user).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct IsOwner;
-
-impl Permission for IsOwner {
-    fn has_object_permission(&self, access: &Access<'_>, obj: &dyn Object) -> bool {
-        // Django compares the user with `obj.owner`; an anonymous user owns nothing.
-        access.user_id().is_some() && access.user_id() == obj.owner_id()
-    }
-    fn message(&self) -> Option<&str> {
-        Some("Not an owner.")
-    }
-}
-
-/// The seed's read-only variant: anyone may read, only the owner may write.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct IsOwnerOrReadOnly;
-
-impl Permission for IsOwnerOrReadOnly {
-    fn has_object_permission(&self, access: &Access<'_>, obj: &dyn Object) -> bool {
-        access.is_safe_method() || IsOwner.has_object_permission(access, obj)
-    }
-    fn message(&self) -> Option<&str> {
-        Some("Not an owner.")
-    }
-}
+/// The seed's `IsOwner` and its read-only variant are the framework's (the DRF tutorial's).
+pub use axum_drf::permissions::{IsOwner, IsOwnerOrReadOnly};
 
 /// A lending resource and the model its objects are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,6 +219,7 @@ impl Policies {
 mod tests {
     use super::*;
     use crate::config::ResourceSettings;
+    use axum_drf::permissions::Permission;
 
     #[test]
     fn defaults_reproduce_the_reference() {

@@ -89,12 +89,7 @@ async fn https_speaks_http2_with_secure_cookies_links_and_hsts() {
     );
 
     let login = s.register_and_login().await;
-    let cookies: Vec<String> = login
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
+    let cookies = axum_drf::testing::set_cookies(&login);
     assert_eq!(cookies.len(), 2, "{cookies:?}");
     assert!(
         cookies.iter().all(|c| c.contains("; Secure")),

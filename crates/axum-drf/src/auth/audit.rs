@@ -23,6 +23,7 @@ use crate::store::{now_micros, Database, Statement, StoreError};
 
 /// What happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AuthEventKind {
     /// A login with username and password succeeded.
     Login,
@@ -78,6 +79,7 @@ impl AuthEventKind {
 
 /// Why a login failed (the reason category; never the password).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LoginFailure {
     /// No user has that username.
     UnknownUser,

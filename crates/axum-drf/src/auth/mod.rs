@@ -18,6 +18,7 @@ pub mod token;
 pub mod tokens;
 pub mod user;
 pub mod validators;
+pub mod views;
 
 use std::sync::Arc;
 

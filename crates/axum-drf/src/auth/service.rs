@@ -17,8 +17,16 @@ use crate::cookies;
 use crate::error::ApiError;
 use crate::store::{now_micros, Database, Statement, StoreError};
 
-/// Settings of the authentication service.
+/// Settings of the authentication service. Start from [`AuthConfig::default`] (or
+/// [`AuthConfig::with_secret`]) and set fields: more will come.
+///
+/// ```
+/// let mut config = axum_drf::auth::AuthConfig::with_secret(b"from your settings".to_vec());
+/// config.session_age = 3600;
+/// # assert!(!config.cookie_secure);
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct AuthConfig {
     /// Server secret: keys token derivation and signed links. Keep it out of logs.
     pub secret: Vec<u8>,
@@ -46,6 +54,18 @@ pub struct AuthConfig {
     pub token_mode: super::TokenMode,
     /// How long audit events are kept; `None`: forever.
     pub audit_retention: Option<Duration>,
+    /// Mark the `csrftoken` cookie `HttpOnly` (Django's `CSRF_COOKIE_HTTPONLY`, off).
+    pub csrf_cookie_httponly: bool,
+}
+
+impl AuthConfig {
+    /// The defaults with `secret`.
+    pub fn with_secret(secret: Vec<u8>) -> Self {
+        AuthConfig {
+            secret,
+            ..AuthConfig::default()
+        }
+    }
 }
 
 impl Default for AuthConfig {
@@ -65,6 +85,7 @@ impl Default for AuthConfig {
             token_ttl: None,
             token_mode: super::TokenMode::Single,
             audit_retention: None,
+            csrf_cookie_httponly: false,
         }
     }
 }
@@ -535,7 +556,7 @@ impl AuthService {
     /// (bounded), so when a logout's response leaves, no instance still trusts the
     /// credential. An instance whose listener is down has its cache off.
     async fn broadcast_and_wait(&self, payload: String) -> Result<(), StoreError> {
-        let crate::store::Database::Postgres(pg) = &self.inner.db else {
+        let crate::store::Engine::Postgres(pg) = &self.inner.db.0 else {
             return Ok(());
         };
         let nonce = format!("{payload}#{:016x}", rand::random::<u64>());
@@ -595,7 +616,7 @@ impl AuthService {
     /// `changepassword`) is applied every [`SQLITE_POLL`]; changes made through this
     /// server's own API apply at once. Returns immediately.
     pub fn spawn_invalidation_listener(&self) {
-        let crate::store::Database::Postgres(pg) = &self.inner.db else {
+        let crate::store::Engine::Postgres(pg) = &self.inner.db.0 else {
             self.spawn_sqlite_log_poller();
             return;
         };

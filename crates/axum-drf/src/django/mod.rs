@@ -30,6 +30,7 @@ use crate::store::{Backend, Database, Statement, StoreError, Value};
 
 /// Why an import could not run. Nothing has been written when it is returned.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ImportError {
     /// The Django database could not be read.
     #[error("reading the Django database: {0}")]

@@ -73,6 +73,7 @@ impl Negotiated {
 
 /// Why negotiation failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum NegotiationError {
     /// 406 `{"detail": "Could not satisfy the request Accept header."}`.
     #[error("Could not satisfy the request Accept header.")]

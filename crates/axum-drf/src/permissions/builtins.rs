@@ -36,6 +36,43 @@ impl Permission for IsAuthenticated {
     }
 }
 
+/// Only the object's owner may touch it (the DRF tutorial's `IsOwner`): object level only,
+/// so pair it with [`IsAuthenticated`] for creating; an anonymous user owns nothing.
+///
+/// ```
+/// use axum::http::Method;
+/// use axum_drf::{auth::Identity, permissions::{Access, IsOwner, Object, Permission}};
+/// struct Note;
+/// impl Object for Note { fn owner_id(&self) -> Option<i64> { Some(7) } }
+/// let anonymous = Identity::anonymous();
+/// assert!(!IsOwner.has_object_permission(&Access::new(&Method::GET, &anonymous), &Note));
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IsOwner;
+
+impl Permission for IsOwner {
+    fn has_object_permission(&self, access: &Access<'_>, obj: &dyn Object) -> bool {
+        access.user_id().is_some() && access.user_id() == obj.owner_id()
+    }
+    fn message(&self) -> Option<&str> {
+        Some("Not an owner.")
+    }
+}
+
+/// Anyone may read an object, only its owner may change it (the DRF tutorial's
+/// `IsOwnerOrReadOnly`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IsOwnerOrReadOnly;
+
+impl Permission for IsOwnerOrReadOnly {
+    fn has_object_permission(&self, access: &Access<'_>, obj: &dyn Object) -> bool {
+        access.is_safe_method() || IsOwner.has_object_permission(access, obj)
+    }
+    fn message(&self) -> Option<&str> {
+        Some("Not an owner.")
+    }
+}
+
 /// Anyone may read (GET/HEAD/OPTIONS); writes need an authenticated user (DRF's
 /// `IsAuthenticatedOrReadOnly`).
 ///

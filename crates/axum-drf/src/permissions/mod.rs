@@ -71,7 +71,8 @@ use axum::http::Method;
 
 pub use builtins::{
     AllowAny, DjangoModelPermissions, DjangoModelPermissionsOrAnonReadOnly,
-    DjangoObjectPermissions, IsAdminUser, IsAuthenticated, IsAuthenticatedOrReadOnly, PermsMap,
+    DjangoObjectPermissions, IsAdminUser, IsAuthenticated, IsAuthenticatedOrReadOnly, IsOwner,
+    IsOwnerOrReadOnly, PermsMap,
 };
 pub use compose::{And, Not, Or, Perm};
 pub use model::{parse_perm, Model, NameError, PermSet, DEFAULT_ACTIONS};

@@ -91,6 +91,7 @@ impl fmt::Display for Model {
 
 /// Text that does not name a model or permission.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum NameError {
     /// Not `app_label.model`.
     #[error("\"{0}\" is not a model name: expected <app_label>.<model>, e.g. lending.belonging")]

@@ -81,6 +81,7 @@ impl Expr {
 
 /// What is wrong with a policy expression.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PolicyErrorKind {
     /// Nothing but blanks.
     Empty,

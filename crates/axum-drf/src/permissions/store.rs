@@ -7,6 +7,7 @@ use crate::store::{Database, Statement, StoreError, Value};
 
 /// A permission operation that cannot be done.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PermissionStoreError {
     /// The name is not `app_label.codename`.
     #[error(transparent)]

@@ -10,6 +10,7 @@ use crate::store::{Row, StoreError, Value as Sql};
 
 /// What kind of value a field holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FieldKind {
     /// The primary key (read-only integer).
     Id,

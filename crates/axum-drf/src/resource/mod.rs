@@ -151,3 +151,54 @@ impl Resource {
         self.table
     }
 }
+
+/// A [`Migration`](crate::store::Migration) that creates the per-owner row counts
+/// [`Resource::owner_count`] reads: the table `$counts (tbl, owner_id, n)`, triggers on each
+/// listed table (owner column `owner_id`) that keep it exact through inserts, deletes and
+/// cascades, and the counts of the rows already there. Built at compile time, so an app's
+/// migration list stays a `const`.
+///
+/// ```
+/// use axum_drf::store::Migration;
+/// const COUNTS: Migration =
+///     axum_drf::owner_count_migration!("notes_0002_counts", "notes_owner_count", ["notes_note"]);
+/// assert!(COUNTS.sqlite.contains("CREATE TRIGGER notes_note_count_insert"));
+/// assert!(COUNTS.postgres.contains("EXECUTE FUNCTION notes_owner_count_fn()"));
+/// ```
+#[macro_export]
+macro_rules! owner_count_migration {
+    ($name:literal, $counts:literal, [$($table:literal),+ $(,)?]) => {
+        $crate::store::Migration {
+            name: $name,
+            sqlite: concat!(
+                "CREATE TABLE ", $counts, " (tbl TEXT NOT NULL, owner_id INTEGER NOT NULL, ",
+                "n INTEGER NOT NULL, PRIMARY KEY (tbl, owner_id));\n",
+                $(
+                    "CREATE TRIGGER ", $table, "_count_insert AFTER INSERT ON ", $table, " BEGIN ",
+                    "INSERT INTO ", $counts, " (tbl, owner_id, n) VALUES ('", $table, "', NEW.owner_id, 1) ",
+                    "ON CONFLICT (tbl, owner_id) DO UPDATE SET n = n + 1; END;\n",
+                    "CREATE TRIGGER ", $table, "_count_delete AFTER DELETE ON ", $table, " BEGIN ",
+                    "UPDATE ", $counts, " SET n = n - 1 WHERE tbl = '", $table, "' AND owner_id = OLD.owner_id; END;\n",
+                    "INSERT INTO ", $counts, " (tbl, owner_id, n) SELECT '", $table, "', owner_id, COUNT(*) FROM ",
+                    $table, " GROUP BY owner_id;\n",
+                )+
+            ),
+            postgres: concat!(
+                "CREATE TABLE ", $counts, " (tbl TEXT NOT NULL, owner_id BIGINT NOT NULL, ",
+                "n BIGINT NOT NULL, PRIMARY KEY (tbl, owner_id));\n",
+                "CREATE FUNCTION ", $counts, "_fn() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ",
+                "IF TG_OP = 'INSERT' THEN INSERT INTO ", $counts, " (tbl, owner_id, n) ",
+                "VALUES (TG_TABLE_NAME, NEW.owner_id, 1) ON CONFLICT (tbl, owner_id) ",
+                "DO UPDATE SET n = ", $counts, ".n + 1; RETURN NEW; END IF; ",
+                "UPDATE ", $counts, " SET n = n - 1 WHERE tbl = TG_TABLE_NAME AND owner_id = OLD.owner_id; ",
+                "RETURN OLD; END $$;\n",
+                $(
+                    "CREATE TRIGGER ", $table, "_count AFTER INSERT OR DELETE ON ", $table,
+                    " FOR EACH ROW EXECUTE FUNCTION ", $counts, "_fn();\n",
+                    "INSERT INTO ", $counts, " (tbl, owner_id, n) SELECT '", $table, "', owner_id, COUNT(*) FROM ",
+                    $table, " GROUP BY owner_id;\n",
+                )+
+            ),
+        }
+    };
+}

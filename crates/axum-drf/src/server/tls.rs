@@ -14,6 +14,7 @@ use tokio_rustls::TlsAcceptor;
 
 /// Why certificates could not be loaded.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TlsError {
     /// A file could not be read.
     #[error("{path}: {source}")]

@@ -29,6 +29,7 @@ pub use value::{Row, Value};
 /// A storage failure. Constraint violations are told apart because callers turn them into
 /// validation errors; everything else is an internal error that is logged, never shown.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// A UNIQUE or PRIMARY KEY constraint refused the write.
     #[error("unique constraint violated: {0}")]
@@ -128,9 +129,14 @@ pub enum Backend {
 /// SQLite (measured ~3x faster than sqlx-sqlite for the token-check-plus-list hot path).
 // One handle per process, cloned per request: the PostgreSQL variant's size costs nothing
 // worth an extra indirection on every query.
+#[derive(Clone)]
+pub struct Database(pub(crate) Engine);
+
+/// The engine behind a [`Database`], private so that engines can change without breaking
+/// users of the handle.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
-pub enum Database {
+pub(crate) enum Engine {
     /// SQLite behind worker threads with cached prepared statements.
     Sqlite(SqliteDb),
     /// PostgreSQL behind a connection pool with cached prepared statements (boxed: its
@@ -161,7 +167,9 @@ impl Database {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         check_scheme(url)?;
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Database::Postgres(Box::new(PgDb::connect(url).await?)))
+            Ok(Database(Engine::Postgres(Box::new(
+                PgDb::connect(url).await?,
+            ))))
         } else {
             let path = url
                 .strip_prefix("sqlite://")
@@ -170,35 +178,35 @@ impl Database {
             if path.is_empty() {
                 return Err(StoreError::InvalidUrl(url.to_owned()));
             }
-            Ok(Database::Sqlite(SqliteDb::open(
+            Ok(Database(Engine::Sqlite(SqliteDb::open(
                 path,
                 sqlite::default_workers(),
-            )?))
+            )?)))
         }
     }
 
     /// Occupancy of the pool (PostgreSQL) or worker threads (SQLite), for metrics.
     pub fn pool_status(&self) -> PoolStatus {
-        match self {
-            Database::Sqlite(db) => db.pool_status(),
-            Database::Postgres(db) => db.pool_status(),
+        match &self.0 {
+            Engine::Sqlite(db) => db.pool_status(),
+            Engine::Postgres(db) => db.pool_status(),
         }
     }
 
     /// The engine behind this handle.
     pub fn backend(&self) -> Backend {
-        match self {
-            Database::Sqlite(_) => Backend::Sqlite,
-            Database::Postgres(_) => Backend::Postgres,
+        match &self.0 {
+            Engine::Sqlite(_) => Backend::Sqlite,
+            Engine::Postgres(_) => Backend::Postgres,
         }
     }
 
     /// How many statements this handle has run (all clones share the count): tests use it
     /// to prove there is no query per row.
     pub fn statements_run(&self) -> u64 {
-        match self {
-            Database::Sqlite(db) => db.statements(),
-            Database::Postgres(db) => db.statements(),
+        match &self.0 {
+            Engine::Sqlite(db) => db.statements(),
+            Engine::Postgres(db) => db.statements(),
         }
     }
 
@@ -209,9 +217,9 @@ impl Database {
         params: Vec<Value>,
     ) -> Result<Vec<Row>, StoreError> {
         let stmt = Statement::new(sql, params);
-        match self {
-            Database::Sqlite(db) => db.query(stmt).await,
-            Database::Postgres(db) => db.query(stmt).await,
+        match &self.0 {
+            Engine::Sqlite(db) => db.query(stmt).await,
+            Engine::Postgres(db) => db.query(stmt).await,
         }
     }
 
@@ -231,26 +239,26 @@ impl Database {
         params: Vec<Value>,
     ) -> Result<u64, StoreError> {
         let stmt = Statement::new(sql, params);
-        match self {
-            Database::Sqlite(db) => db.execute(stmt).await,
-            Database::Postgres(db) => db.execute(stmt).await,
+        match &self.0 {
+            Engine::Sqlite(db) => db.execute(stmt).await,
+            Engine::Postgres(db) => db.execute(stmt).await,
         }
     }
 
     /// Runs statements atomically, returning each one's rows.
     pub async fn transaction(&self, stmts: Vec<Statement>) -> Result<Vec<Vec<Row>>, StoreError> {
-        match self {
-            Database::Sqlite(db) => db.transaction(stmts).await,
-            Database::Postgres(db) => db.transaction(stmts).await,
+        match &self.0 {
+            Engine::Sqlite(db) => db.transaction(stmts).await,
+            Engine::Postgres(db) => db.transaction(stmts).await,
         }
     }
 
     /// Runs read-only queries together: one trip to a SQLite worker; pipelined on one
     /// PostgreSQL connection. Each statement sees its own snapshot.
     pub async fn read_batch(&self, stmts: Vec<Statement>) -> Result<Vec<Vec<Row>>, StoreError> {
-        match self {
-            Database::Sqlite(db) => db.read_batch(stmts).await,
-            Database::Postgres(db) => db.read_batch(stmts).await,
+        match &self.0 {
+            Engine::Sqlite(db) => db.read_batch(stmts).await,
+            Engine::Postgres(db) => db.read_batch(stmts).await,
         }
     }
 
@@ -258,9 +266,9 @@ impl Database {
     /// Safe to run from several processes at once (PostgreSQL takes an advisory lock,
     /// SQLite an immediate write transaction).
     pub async fn migrate(&self, migrations: &[Migration]) -> Result<Vec<&'static str>, StoreError> {
-        match self {
-            Database::Sqlite(db) => db.migrate(migrations).await,
-            Database::Postgres(db) => db.migrate(migrations).await,
+        match &self.0 {
+            Engine::Sqlite(db) => db.migrate(migrations).await,
+            Engine::Postgres(db) => db.migrate(migrations).await,
         }
     }
 }

@@ -2,11 +2,11 @@
 //! and the user list. One-user views are in `users`, emailed-link flows in `links`.
 
 use axum::http::{Method, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum_drf::auth::activation::Activations;
 use axum_drf::auth::user::normalize_email;
 use axum_drf::auth::validators::{validate_password, UserAttributes};
-use axum_drf::auth::{ClientInfo, Credential, NewUser, TokenMode, User};
+use axum_drf::auth::{NewUser, User};
 use axum_drf::fields::{CharField, Errors};
 use axum_drf::pagination::LimitOffset;
 use axum_drf::permissions::AllowAny;
@@ -17,37 +17,18 @@ use axum_drf::{json, ApiError, ApiRequest, View};
 use serde_json::{json, Value};
 
 use super::emails::{self, Kind};
-use super::seed::BAD_CREDENTIALS;
 use super::validation::{self, USERNAME_TAKEN};
 use super::{links, throttles, users};
 use crate::app::AppState;
+use axum_drf::auth::views;
 
 pub fn routes() -> Routes<AppState> {
-    let token_login = || {
-        View::new("Token Create")
-            .description("Use this endpoint to obtain user authentication token.")
-            .permission(AllowAny)
-            .action_metadata(
-                Method::POST,
-                json!({
-                    "password": {"type": "string", "required": false, "read_only": false, "label": "Password"},
-                    "username": {"type": "string", "required": false, "read_only": false, "label": "Username"}
-                }),
-            )
-            .credential_throttle(throttles::login())
-            .post(token_login)
-    };
-    let token_logout = || {
-        View::new("Token Destroy")
-            .description("Use this endpoint to logout user (remove user authentication token).")
-            .post(token_logout)
-    };
     // djoser's authtoken URLs accept the path with and without the trailing slash.
     Routes::new()
-        .route("/api/auth/token/login/", token_login())
-        .route("/api/auth/token/login", token_login())
-        .route("/api/auth/token/logout/", token_logout())
-        .route("/api/auth/token/logout", token_logout())
+        .route("/api/auth/token/login/", views::token_login())
+        .route("/api/auth/token/login", views::token_login())
+        .route("/api/auth/token/logout/", views::token_logout())
+        .route("/api/auth/token/logout", views::token_logout())
         .route_as("/api/auth/", RouteKind::RouterRoot, api_root())
         .route_as(
             "/api/auth/users/",
@@ -209,46 +190,6 @@ pub fn user_metadata() -> Value {
 /// djoser's `UserSerializer` output.
 pub fn user_json(user: &User) -> Value {
     json!({"email": user.email, "id": user.id, "username": user.username})
-}
-
-/// `POST /api/auth/token/login/`: `{"auth_token": ...}`; djoser's fields are optional and
-/// every failure reads the same, so nothing tells whether the username exists.
-async fn token_login(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
-    let data = req.object_data()?;
-    let mut errors = Errors::default();
-    let field = CharField::new().required(false);
-    let password = errors.take("password", field.validate(&data, "password"));
-    let username = errors.take("username", field.validate(&data, "username"));
-    errors.into_result()?;
-    let user = match (username.flatten(), password.flatten()) {
-        (Some(u), Some(p)) => state.auth.login(&u, &p, &ClientInfo::of(&req)).await?,
-        _ => None,
-    }
-    .ok_or_else(|| ApiError::non_field(BAD_CREDENTIALS))?;
-    state.auth.users().touch_last_login(user.id).await?;
-    let token = state
-        .auth
-        .issue_login_token(&user, &ClientInfo::of(&req))
-        .await?;
-    Ok(json(StatusCode::OK, &json!({"auth_token": token.expose()})))
-}
-
-/// `POST /api/auth/token/logout/`: deletes the user's token (per-login tokens: the one the
-/// request came with); 204.
-async fn token_logout(state: AppState, req: ApiRequest) -> Result<Response, ApiError> {
-    let user = req.user()?;
-    let credential = &req.identity.credential;
-    state
-        .auth
-        .logout(user, credential, &ClientInfo::of(&req))
-        .await?;
-    // djoser deletes the user's token even when the logout came with a session.
-    if !matches!(credential, Credential::Token { .. })
-        && state.auth.config().token_mode == TokenMode::Single
-    {
-        state.auth.revoke_token(user.id).await?;
-    }
-    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `POST /api/auth/users/`: registration with Django's username, email and password rules.

@@ -5,7 +5,6 @@ mod djoser;
 pub mod emails;
 mod links;
 mod seed;
-mod session_cookies;
 mod throttles;
 mod tokens;
 mod users;
@@ -13,7 +12,16 @@ mod validation;
 
 use axum_drf::routing::Routes;
 
-pub use session_cookies::{clear_session_cookie, set_session_cookies};
+pub use axum_drf::auth::views::clear_session_cookie;
+
+/// Adds `csrftoken` and `sessionid` to a login response (the browsable API's login page).
+pub fn set_session_cookies(
+    state: &AppState,
+    start: &axum_drf::auth::SessionStart,
+    response: &mut axum::response::Response,
+) {
+    axum_drf::auth::views::set_session_cookies(&state.auth, start, response);
+}
 
 use axum_drf::auth::{AuthEvent, AuthEventKind, ClientInfo, TokenMode, User};
 use axum_drf::ApiRequest;

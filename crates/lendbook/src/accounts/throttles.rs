@@ -1,17 +1,9 @@
 //! The throttles of the credential endpoints: per client and per target account (see
 //! [`CredentialThrottle`] for why a real user cannot be locked out). Rates are the scopes
-//! in `crate::throttling::DEFAULT_SCOPES`, overridable in `[throttle.scopes]`.
+//! in `crate::throttling::DEFAULT_SCOPES`, overridable in `[throttle.scopes]`. The login
+//! views' throttle is the framework's (`axum_drf::auth::views::login_throttle`).
 
 use axum_drf::throttling::{CredentialThrottle, Spend};
-
-/// `/api/login/` and `token/login/`: wrong passwords per username.
-pub fn login() -> CredentialThrottle {
-    CredentialThrottle::new(
-        "login",
-        Spend::Failures,
-        CredentialThrottle::field("username"),
-    )
-}
 
 /// Registration: accounts (and activation mails) per email address.
 pub fn register() -> CredentialThrottle {

@@ -8,9 +8,11 @@ pub mod raw_http;
 
 use std::net::SocketAddr;
 
+#[allow(unused_imports)] // not every test file uses both
+pub use axum_drf::testing::{postgres_url, Api};
+use axum_drf::testing::{ServerTask, TestDatabase, TestServer};
 use lendbook::app::{AppState, Application};
 use lendbook::config::Config;
-use tokio::sync::oneshot;
 
 /// A running server.
 pub struct TestApp {
@@ -22,46 +24,10 @@ pub struct TestApp {
     pub state: AppState,
     /// The configuration it runs with (reuse it for a second instance or the CLI).
     pub config: Config,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    server: ServerTask,
     _dir: tempfile::TempDir,
-    pg_database: Option<String>,
-}
-
-/// Which database tests run against.
-pub fn postgres_url() -> Option<String> {
-    std::env::var("DATABASE_URL")
-        .ok()
-        .filter(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
-}
-
-async fn fresh_postgres(admin_url: &str) -> (String, String) {
-    let name = format!("lendbook_test_{}", hex::encode(rand::random::<[u8; 6]>()));
-    let (client, conn) = tokio_postgres::connect(admin_url, tokio_postgres::NoTls)
-        .await
-        .expect("connect to DATABASE_URL");
-    tokio::spawn(conn);
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create test database");
-    let mut config: tokio_postgres::Config = admin_url.parse().expect("valid DATABASE_URL");
-    config.dbname(&name);
-    let host = match &config.get_hosts()[0] {
-        tokio_postgres::config::Host::Tcp(h) => h.clone(),
-        #[cfg(unix)]
-        tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let user = config.get_user().unwrap_or("postgres");
-    let password = config
-        .get_password()
-        .map(|p| format!(":{}", String::from_utf8_lossy(p)))
-        .unwrap_or_default();
-    (
-        format!("postgres://{user}{password}@{host}:{port}/{name}"),
-        name,
-    )
+    // Declared after `server`: the database is dropped once the server was told to stop.
+    _database: Option<TestDatabase>,
 }
 
 impl TestApp {
@@ -79,17 +45,10 @@ impl TestApp {
             log: "warn".into(),
             ..Config::default()
         };
-        let mut pg_database = None;
-        config.database_url = match postgres_url() {
-            Some(admin) => {
-                let (url, name) = fresh_postgres(&admin).await;
-                pg_database = Some(name);
-                url
-            }
-            None => format!("sqlite://{}", dir.path().join("test.sqlite3").display()),
-        };
+        let database = TestDatabase::new_in(dir.path(), "lendbook_test").await;
+        config.database_url = database.url().to_owned();
         adjust(&mut config);
-        Self::start(config, dir, pg_database).await
+        Self::start(config, dir, Some(database)).await
     }
 
     /// A second server on the same database and secret (multi-instance tests).
@@ -99,25 +58,25 @@ impl TestApp {
         Self::start(config, tempfile::tempdir().expect("temp dir"), None).await
     }
 
-    async fn start(config: Config, dir: tempfile::TempDir, pg_database: Option<String>) -> TestApp {
+    async fn start(
+        config: Config,
+        dir: tempfile::TempDir,
+        database: Option<TestDatabase>,
+    ) -> TestApp {
         let app = Application::build(config.clone())
             .await
             .expect("application starts");
         let addr = app.local_addr();
         let state = app.state().clone();
-        let (tx, rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(app.run_until(async {
-            let _ = rx.await;
-        }));
+        let server = ServerTask::spawn(addr, |shutdown| app.run_until(shutdown));
         TestApp {
-            base: format!("http://{addr}"),
+            base: server.base.clone(),
             addr,
             state,
             config,
-            shutdown: Some(tx),
-            server: Some(server),
+            server,
             _dir: dir,
-            pg_database,
+            _database: database,
         }
     }
 
@@ -129,12 +88,7 @@ impl TestApp {
     /// Shuts the server down as SIGTERM does and waits until it has finished; the database
     /// stays (until the `TestApp` is dropped).
     pub async fn stop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server.await.expect("server task").expect("server ran");
-        }
+        self.server.stop().await;
     }
 
     /// Runs the real `lendbook` binary against this server's database.
@@ -188,44 +142,16 @@ impl TestApp {
 
     /// Logs in through `/api/login/`; returns the token.
     pub async fn login(&self, username: &str, password: &str) -> String {
-        let login: serde_json::Value = reqwest::Client::new()
-            .post(self.url("/api/login/"))
-            .json(&serde_json::json!({"username": username, "password": password}))
-            .send()
-            .await
-            .expect("login")
-            .json()
-            .await
-            .expect("json");
-        login["token"].as_str().expect("token").to_owned()
+        axum_drf::testing::login(&self.base, username, password).await
     }
 }
 
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let (Some(name), Some(admin)) = (self.pg_database.take(), postgres_url()) {
-            // Dropped from a plain thread: Drop cannot await, and the runtime may be ending.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
-                rt.block_on(async move {
-                    if let Ok((client, conn)) =
-                        tokio_postgres::connect(&admin, tokio_postgres::NoTls).await
-                    {
-                        tokio::spawn(conn);
-                        let _ = client
-                            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                            .await;
-                    }
-                });
-            })
-            .join();
-        }
+impl TestServer for TestApp {
+    fn base(&self) -> &str {
+        &self.base
+    }
+    async fn user_with_token(&self, username: &str) -> (i64, String) {
+        TestApp::user_with_token(self, username).await
     }
 }
 
@@ -255,108 +181,6 @@ pub fn output_text(out: &std::process::Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
-}
-
-/// A token-authenticated JSON client for one user.
-pub struct Api {
-    client: reqwest::Client,
-    base: String,
-    token: Option<String>,
-}
-
-impl Api {
-    /// Registers and logs in `username` on `app`.
-    pub async fn user(app: &TestApp, username: &str) -> (Api, i64) {
-        let (id, token) = app.user_with_token(username).await;
-        (
-            Api {
-                client: reqwest::Client::new(),
-                base: app.base.clone(),
-                token: Some(token),
-            },
-            id,
-        )
-    }
-
-    /// A client that sends `token` (e.g. one issued by another server).
-    pub fn with_token(app: &TestApp, token: &str) -> Api {
-        Api::at(&app.base, Some(token))
-    }
-
-    /// A client of any server at `base` (e.g. the DRF reference), with an optional token.
-    pub fn at(base: &str, token: Option<&str>) -> Api {
-        Api {
-            client: reqwest::Client::new(),
-            base: base.to_owned(),
-            token: token.map(str::to_owned),
-        }
-    }
-
-    /// An anonymous client.
-    pub fn anonymous(app: &TestApp) -> Api {
-        Api {
-            client: reqwest::Client::new(),
-            base: app.base.clone(),
-            token: None,
-        }
-    }
-
-    /// Sends a request with an optional JSON body; returns status and JSON (Null if none).
-    pub async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<serde_json::Value>,
-    ) -> (u16, serde_json::Value) {
-        let mut req = self
-            .client
-            .request(method, format!("{}{}", self.base, path));
-        if let Some(t) = &self.token {
-            req = req.header("Authorization", format!("Token {t}"));
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.expect("request");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.expect("body");
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
-        )
-    }
-
-    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
-        self.send(reqwest::Method::GET, path, None).await
-    }
-
-    pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-        self.send(reqwest::Method::POST, path, Some(body)).await
-    }
-
-    pub async fn patch(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-        self.send(reqwest::Method::PATCH, path, Some(body)).await
-    }
-
-    pub async fn put(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-        self.send(reqwest::Method::PUT, path, Some(body)).await
-    }
-
-    pub async fn delete(&self, path: &str) -> (u16, serde_json::Value) {
-        self.send(reqwest::Method::DELETE, path, None).await
-    }
-
-    /// The token this client sends.
-    pub fn token(&self) -> &str {
-        self.token.as_deref().unwrap_or_default()
-    }
-
-    /// Creates a row and returns its id.
-    pub async fn create(&self, path: &str, body: serde_json::Value) -> i64 {
-        let (status, json) = self.post(path, body).await;
-        assert_eq!(status, 201, "create {path}: {json}");
-        json["id"].as_i64().expect("id")
-    }
 }
 
 /// An HTTP client whose connections come from `ip` (loopback has 127.0.0.0/8: tests play
