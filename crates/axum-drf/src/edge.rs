@@ -65,8 +65,16 @@ pub struct Edge<S> {
     observe: Observers,
 }
 
-/// What the edge records about every request (both on by default).
+/// What the edge records about every request (both on by default). `#[non_exhaustive]`:
+/// start from [`Observe::default`] and turn off what you do not want.
+///
+/// ```
+/// let mut observe = axum_drf::edge::Observe::default();
+/// observe.metrics = false;
+/// assert!(observe.access_log);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Observe {
     /// One INFO line per request on the `access` tracing target.
     pub access_log: bool,

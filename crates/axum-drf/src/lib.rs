@@ -60,6 +60,7 @@ pub mod fields;
 #[doc = include_str!("../docs/guide.md")]
 pub mod guide {}
 pub mod hosts;
+pub mod logging;
 pub mod mail;
 pub mod metrics;
 pub mod openapi;

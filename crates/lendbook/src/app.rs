@@ -239,10 +239,9 @@ pub fn router(mut state: AppState) -> AppService {
         Ok(None) => {}
         Err(e) => tracing::error!(error = %e, "CORS disabled"),
     }
-    let observe = Observe {
-        access_log: config.access_log,
-        metrics: config.metrics.enabled,
-    };
+    let mut observe = Observe::default();
+    observe.access_log = config.access_log;
+    observe.metrics = config.metrics.enabled;
     let body_limit = state.config.body_limit;
     let hsts = state.config.tls.hsts_max_age;
     Edge::new(router.with_state(state), patterns, MAX_HEADER_BYTES)

@@ -167,15 +167,8 @@ pub struct ResourceSettings {
     pub scope: Option<Scope>,
 }
 
-/// `log_format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// Human-readable lines; ANSI colour only when stderr is a terminal.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
+/// `log_format`: `text` or `json`.
+pub use axum_drf::logging::LogFormat;
 
 /// `[metrics]` section.
 #[derive(Clone, Serialize, Deserialize)]
@@ -287,14 +280,13 @@ impl ServerSettings {
     /// The connection layer's limits.
     pub fn server_config(&self) -> axum_drf::server::ServerConfig {
         let secs = std::time::Duration::from_secs_f64;
-        axum_drf::server::ServerConfig {
-            header_read_timeout: secs(self.header_read_timeout),
-            idle_timeout: secs(self.idle_timeout),
-            body_read_timeout: secs(self.body_read_timeout),
-            max_connections: self.max_connections,
-            max_connections_per_ip: self.max_connections_per_ip,
-            ..axum_drf::server::ServerConfig::default()
-        }
+        let mut config = axum_drf::server::ServerConfig::default();
+        config.header_read_timeout = secs(self.header_read_timeout);
+        config.idle_timeout = secs(self.idle_timeout);
+        config.body_read_timeout = secs(self.body_read_timeout);
+        config.max_connections = self.max_connections;
+        config.max_connections_per_ip = self.max_connections_per_ip;
+        config
     }
 }
 

@@ -1,7 +1,6 @@
 //! What an operator sees: the log subscriber (text or JSON, colour only on a terminal), the
 //! Prometheus recorder and its `/metrics` endpoint, and the start-up summary.
 
-use std::io::IsTerminal;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -10,57 +9,21 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use axum_drf::logging::{LogGuard, Logging};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use subtle::ConstantTimeEq;
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
-use tracing_subscriber::field::MakeExt;
-use tracing_subscriber::fmt::format::debug_fn;
-use tracing_subscriber::EnvFilter;
 
 use crate::app::AppState;
 use crate::config::{Config, LogFormat};
 
 /// Installs the global log subscriber: `config.log` as the filter (`RUST_LOG` overrides),
-/// `config.log_format`, ANSI colour only when stderr is a terminal (never in files).
-///
-/// Lines are formatted on the thread that logs and written to stderr by a background thread
-/// (`tracing-appender`), which writes whatever has queued up in one go: an access-log line
-/// per request then costs a channel send instead of a `write` system call. Nothing is
-/// dropped (a full queue makes loggers wait); the returned guard writes what is still queued
-/// when it is dropped, so keep it until the process ends.
-pub fn init_logging(config: Option<&Config>) -> WorkerGuard {
+/// `config.log_format`, lines written by the framework's batching writer
+/// ([`axum_drf::logging`]). Keep the guard until the process ends: dropping it writes the
+/// lines still buffered.
+pub fn init_logging(config: Option<&Config>) -> LogGuard {
     let filter = config.map(|c| c.log.as_str()).unwrap_or("info");
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
-    let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("log-writer")
-        .finish(std::io::BufWriter::with_capacity(
-            64 * 1024,
-            std::io::stderr(),
-        ));
-    let ansi = std::io::stderr().is_terminal();
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer)
-        .with_ansi(ansi);
     let format = config.map(|c| c.log_format).unwrap_or(LogFormat::Text);
-    match format {
-        // Without colour, fields as `name=value` with no styling calls: the default field
-        // formatter paints every name and `=` (a no-op without colour that still cost a
-        // third of an access-log line, measured with callgrind).
-        LogFormat::Text if !ansi => builder
-            .fmt_fields(
-                debug_fn(|w, field, value| match field.name() {
-                    "message" => write!(w, "{value:?}"),
-                    name => write!(w, "{name}={value:?}"),
-                })
-                .delimited(" "),
-            )
-            .init(),
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-    }
-    guard
+    Logging::new(filter).format(format).init()
 }
 
 /// Latency buckets in seconds: sub-millisecond reads up to slow logins.

@@ -206,3 +206,46 @@ async fn connections_over_the_global_cap_are_refused() {
         .await
         .is_some());
 }
+
+/// 1,000 Slowloris connections, each with its head unfinished: the real binary holds a few
+/// KiB for each (hyper's buffers alone were 24 KiB, 32 KiB in all, before the first head was
+/// read outside hyper), and each is still answered once its head ends.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_waiting_for_its_first_head_holds_a_few_kib() {
+    const HELD: usize = 1000;
+    let app = TestApp::spawn().await;
+    let served = app.serve_binary(&[]);
+    let addr = served.addr();
+    let first = reqwest::get(served.url("/api/public/"))
+        .await
+        .expect("served");
+    assert_eq!(first.status(), 200);
+    let before = served.rss_kib();
+    let mut held = Vec::new();
+    for i in 0..HELD {
+        // 200 per address: under the default per-address cap of 256.
+        let mut stream = connect_from(&format!("127.0.0.{}", 2 + i % 5), addr).await;
+        stream
+            .write_all(b"GET /api/public/ HTTP/1.1\r\nHost: localhost\r\n")
+            .await
+            .expect("send a partial head");
+        held.push(stream);
+    }
+    // Let the server read every partial head.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let per_connection = served.rss_kib().saturating_sub(before) / HELD as u64;
+    assert!(
+        per_connection <= 12,
+        "{per_connection} KiB per connection waiting for its head"
+    );
+    let mut answered = 0;
+    for stream in &mut held {
+        let (status, _) = exchange(stream, b"\r\n", Duration::from_secs(5))
+            .await
+            .expect("an answer once the head ends");
+        assert!(status.contains(" 200 "), "{status}");
+        answered += 1;
+    }
+    assert_eq!(answered, HELD);
+    served.stop();
+}

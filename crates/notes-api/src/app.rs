@@ -120,10 +120,9 @@ pub fn service(config: &Config, state: AppState) -> Result<Edge<Router>, StartEr
         .into_router()
         .fallback(append_slash_fallback(patterns.clone()))
         .with_state(state);
-    let observe = Observe {
-        access_log: config.access_log,
-        metrics: false,
-    };
+    let mut observe = Observe::default();
+    observe.access_log = config.access_log;
+    observe.metrics = false;
     Ok(Edge::new(router, patterns, 64 * 1024)
         .allowed_hosts(AllowedHosts::local(None))
         .observe(observe))

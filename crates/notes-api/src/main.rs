@@ -10,13 +10,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("NOTES_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
+    // The framework's log set-up, as lendbook's: lines written in batches by a background
+    // thread. The guard writes what is still buffered before the process exits.
+    let log = axum_drf::logging::Logging::new("info")
+        .env_var("NOTES_LOG")
         .init();
     if let Err(e) = run(std::env::args().skip(1).collect()).await {
+        drop(log);
         eprintln!("error: {e}");
         std::process::exit(1);
     }

@@ -9,11 +9,14 @@
 //!   queued;
 //! - an accept loop that survives running out of file descriptors: it backs off and logs
 //!   once per interval instead of spinning or dying;
-//! - graceful shutdown: no new connections, in-flight requests finish.
+//! - graceful shutdown: no new connections, in-flight requests finish;
+//! - small connections until the first request head is complete ([`head`](self)): an idle or
+//!   Slowloris connection holds a 1 KiB buffer, not hyper's buffers.
 //!
 //! Every request carries [`ConnectInfo<SocketAddr>`](axum::extract::ConnectInfo), exactly as
 //! axum's `into_make_service_with_connect_info` inserts it, and, over TLS, [`SecureTransport`].
 
+mod head;
 mod timeouts;
 pub mod tls;
 
@@ -38,6 +41,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tower::util::Oneshot;
 use tower::{Service, ServiceExt};
@@ -51,10 +55,15 @@ use tls::TlsCertificates;
 /// ```
 /// use std::time::Duration;
 /// use axum_drf::server::ServerConfig;
-/// let config = ServerConfig { max_connections_per_ip: 16, ..ServerConfig::default() };
+/// let mut config = ServerConfig::default();
+/// config.max_connections_per_ip = 16;
 /// assert_eq!(config.header_read_timeout, Duration::from_secs(10));
 /// ```
+///
+/// New limits will be added as fields with safe defaults, so the struct is
+/// `#[non_exhaustive]`: start from [`ServerConfig::default`] and set what you change.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ServerConfig {
     /// From accept (TLS handshake included) to the end of the first request's head, and from
     /// the first byte of each later head to its end.
@@ -229,7 +238,9 @@ impl Server {
                 idle: config.idle_timeout,
             },
             body_read_timeout: config.body_read_timeout,
+            max_head: config.max_buf_size.max(8192),
             stopping: AtomicBool::new(false),
+            stop: Notify::new(),
         });
 
         let graceful = GracefulShutdown::new();
@@ -275,6 +286,7 @@ impl Server {
         }
         drop(listener);
         shared.stopping.store(true, Ordering::Release);
+        shared.stop.notify_waiters();
         graceful.shutdown().await;
         Ok(())
     }
@@ -285,7 +297,11 @@ struct Shared {
     builder: auto::Builder<TokioExecutor>,
     timeouts: Timeouts,
     body_read_timeout: Duration,
+    /// The longest first head read before hyper is built (hyper's `max_buf_size`).
+    max_head: usize,
     stopping: AtomicBool,
+    /// Wakes connections still waiting for their first head when the server stops.
+    stop: Notify,
 }
 
 /// Errors of one incoming connection (it was reset before we accepted it): the listener is
@@ -405,7 +421,10 @@ async fn connection<S>(
     let deadline = clock
         .deadline(shared.timeouts)
         .expect("no request is in flight before the handshake");
-    let handshake = tokio::time::timeout_at(deadline, tls.acceptor().accept(stream)).await;
+    // Boxed, like hyper's connection below: the handshake's state is large and only needed
+    // while it lasts, so the task stays small for the connections that never get further.
+    let accept = Box::pin(tls.acceptor().accept(stream));
+    let handshake = tokio::time::timeout_at(deadline, accept).await;
     let stream = match handshake {
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) => {
@@ -425,7 +444,7 @@ async fn connection<S>(
 
 /// Serves one connection until it ends, its deadline passes or the server stops.
 async fn drive<I, S>(
-    io: I,
+    mut io: I,
     peer: SocketAddr,
     secure: bool,
     service: S,
@@ -437,6 +456,9 @@ async fn drive<I, S>(
     S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
 {
+    let Some(head) = first_head(&mut io, peer, shared, &clock).await else {
+        return;
+    };
     let service = ConnService {
         inner: service,
         peer,
@@ -444,9 +466,9 @@ async fn drive<I, S>(
         clock: clock.clone(),
         body_read_timeout: shared.body_read_timeout,
     };
-    let io = TokioIo::new(WatchedIo::new(io, clock.clone()));
-    let conn = watcher.watch(shared.builder.serve_connection(io, service));
-    let mut conn = std::pin::pin!(conn);
+    let io = TokioIo::new(WatchedIo::new(head::Replay::new(head, io), clock.clone()));
+    // On the heap, so that a task waiting for its first head does not carry hyper's state.
+    let mut conn = Box::pin(watcher.watch(shared.builder.serve_connection(io, service)));
     // Far enough never to fire; `select!` evaluates a disabled branch's expression too.
     let never = Instant::now() + Duration::from_secs(365 * 24 * 3600);
     loop {
@@ -467,6 +489,41 @@ async fn drive<I, S>(
                 }
             }
         }
+    }
+}
+
+/// The connection's first request head, read before hyper is built; `None` when the client
+/// closed, failed or ran out of time first, or the server is stopping.
+async fn first_head<I: AsyncRead + Unpin>(
+    io: &mut I,
+    peer: SocketAddr,
+    shared: &Shared,
+    clock: &ConnClock,
+) -> Option<Vec<u8>> {
+    let deadline = clock
+        .deadline(shared.timeouts)
+        .expect("no request is in flight before the first head");
+    let stopped = shared.stop.notified();
+    let mut stopped = std::pin::pin!(stopped);
+    stopped.as_mut().enable();
+    if shared.stopping.load(Ordering::Acquire) {
+        return None;
+    }
+    tokio::select! {
+        read = tokio::time::timeout_at(deadline, head::read_first_head(io, shared.max_head)) => {
+            match read {
+                Ok(Ok(head)) => head,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "connection failed before its first request");
+                    None
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "connection timed out");
+                    None
+                }
+            }
+        }
+        () = stopped => None,
     }
 }
 
