@@ -232,23 +232,26 @@ pub fn router(mut state: AppState) -> AppService {
         router = router.merge(crate::telemetry::routes());
     }
     router = router.fallback(axum_drf::routing::append_slash_fallback(patterns.clone()));
-    // Checked at start-up (`check_settings`); a config built in code that is wrong
-    // leaves CORS off, loudly.
-    match crate::cors::layer(&config.cors) {
-        Ok(Some(cors)) => router = router.layer(cors),
-        Ok(None) => {}
-        Err(e) => tracing::error!(error = %e, "CORS disabled"),
-    }
     let mut observe = Observe::default();
     observe.access_log = config.access_log;
     observe.metrics = config.metrics.enabled;
     let body_limit = state.config.body_limit;
     let hsts = state.config.tls.hsts_max_age;
-    Edge::new(router.with_state(state), patterns, MAX_HEADER_BYTES)
+    let edge = Edge::new(router.with_state(state), patterns, MAX_HEADER_BYTES)
         .allowed_hosts(hosts)
         .observe(observe)
         .with_body_limit(body_limit)
-        .with_hsts(hsts)
+        .with_hsts(hsts);
+    // Checked at start-up (`check_settings`); a config built in code that is wrong
+    // leaves CORS off, loudly.
+    match crate::cors::layer(&config.cors) {
+        Ok(Some(cors)) => edge.cors(cors),
+        Ok(None) => edge,
+        Err(e) => {
+            tracing::error!(error = %e, "CORS disabled");
+            edge
+        }
+    }
 }
 
 /// A bound, ready-to-run server.
