@@ -363,7 +363,7 @@ where
 
     fn call(&mut self, mut req: Request) -> Self::Future {
         let observed = Observed::start(&self.observe, req.method());
-        let tail = Tail {
+        let mut tail = Tail {
             hsts: match req.extensions().get::<SecureTransport>() {
                 Some(_) => self.hsts.clone(),
                 None => None,
@@ -415,19 +415,19 @@ where
             }
         };
         req.extensions_mut().insert(RequestId(id.clone()));
-        let (inner, cors_headers) = match &mut self.cors {
-            Some(cors) if needs_cors(&req) => (cors.service.call(req), None),
-            Some(cors) => (self.inner.call(req), Some(cors.without_origin.clone())),
-            None => (self.inner.call(req), None),
+        let inner = match &mut self.cors {
+            Some(cors) if needs_cors(&req) => cors.service.call(req),
+            Some(cors) => {
+                tail.cors_headers = Some(cors.without_origin.clone());
+                self.inner.call(req)
+            }
+            None => self.inner.call(req),
         };
         Either::Right(EdgeFuture {
             inner,
             request_id: Some(id),
             observed,
-            tail: Tail {
-                cors_headers,
-                ..tail
-            },
+            tail,
         })
     }
 }

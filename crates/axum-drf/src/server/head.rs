@@ -44,10 +44,7 @@ pub(super) async fn read_first_head<I: AsyncRead + Unpin>(
 
 /// Whether `bytes` hold an empty line's end: `\n\r\n` or `\n\n`.
 fn ends_head(bytes: &[u8]) -> bool {
-    bytes
-        .windows(2)
-        .enumerate()
-        .any(|(i, w)| w == b"\n\n" || (w == b"\n\r" && bytes.get(i + 2) == Some(&b'\n')))
+    bytes.windows(2).any(|w| w == b"\n\n") || bytes.windows(3).any(|w| w == b"\n\r\n")
 }
 
 pin_project_lite::pin_project! {

@@ -222,13 +222,15 @@ impl Server {
             max_total: max_connections,
             max_per_ip: config.max_connections_per_ip.max(1),
         });
+        // hyper's read-buffer cap, and so the longest first head read before hyper is built.
+        let max_buf_size = config.max_buf_size.max(8192);
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
             // The connection watchdog times head reads; hyper's timer would also close idle
             // keep-alive connections after the header timeout.
             .header_read_timeout(None)
-            .max_buf_size(config.max_buf_size.max(8192))
+            .max_buf_size(max_buf_size)
             .timer(TokioTimer::new());
         builder.http2().timer(TokioTimer::new());
         let shared = Arc::new(Shared {
@@ -238,7 +240,7 @@ impl Server {
                 idle: config.idle_timeout,
             },
             body_read_timeout: config.body_read_timeout,
-            max_head: config.max_buf_size.max(8192),
+            max_head: max_buf_size,
             stopping: AtomicBool::new(false),
             stop: Notify::new(),
         });
