@@ -39,7 +39,8 @@ use tracing::field::{Field, Visit};
 use tracing_subscriber::field::{MakeVisitor, VisitFmt, VisitOutput};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::FormatTime;
-use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::EnvFilter;
 
 /// How log lines are laid out.
@@ -120,7 +121,10 @@ impl Logging {
             .with_ansi(ansi);
         let _ = match self.format {
             // Colour is for people at a terminal; files and collectors get plain fields.
-            LogFormat::Text if !ansi => builder.fmt_fields(PlainFields).try_init(),
+            LogFormat::Text if !ansi => builder
+                .fmt_fields(PlainFields)
+                .event_format(PlainFormat::default())
+                .try_init(),
             LogFormat::Text => builder.try_init(),
             LogFormat::Json => builder.json().flatten_event(true).try_init(),
         };
@@ -149,27 +153,31 @@ impl Logging {
 pub struct PlainFields;
 
 /// The visitor [`PlainFields`] makes for one event.
-pub struct PlainVisitor<'a> {
-    writer: Writer<'a>,
+pub struct PlainVisitor<W> {
+    writer: W,
     result: fmt::Result,
     first: bool,
 }
 
 impl<'a> MakeVisitor<Writer<'a>> for PlainFields {
-    type Visitor = PlainVisitor<'a>;
+    type Visitor = PlainVisitor<Writer<'a>>;
 
-    fn make_visitor(&self, writer: Writer<'a>) -> PlainVisitor<'a> {
+    fn make_visitor(&self, writer: Writer<'a>) -> PlainVisitor<Writer<'a>> {
+        PlainVisitor::new(writer)
+    }
+}
+
+impl<W: fmt::Write> PlainVisitor<W> {
+    fn new(writer: W) -> Self {
         PlainVisitor {
             writer,
             result: Ok(()),
             first: true,
         }
     }
-}
 
-impl PlainVisitor<'_> {
     /// Writes the separator and `name=` (nothing for the message), then `value`.
-    fn field(&mut self, field: &Field, value: impl FnOnce(&mut Writer<'_>) -> fmt::Result) {
+    fn field(&mut self, field: &Field, value: impl FnOnce(&mut W) -> fmt::Result) {
         if self.result.is_err() {
             return;
         }
@@ -187,13 +195,13 @@ impl PlainVisitor<'_> {
     }
 }
 
-impl Visit for PlainVisitor<'_> {
+impl<W: fmt::Write> Visit for PlainVisitor<W> {
     fn record_str(&mut self, field: &Field, value: &str) {
         let message = field.name() == "message";
         self.field(field, |w| {
             let plain = value
                 .bytes()
-                .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
+                .all(|b| matches!(b, 0x20..=0x7e) & (b != b'"') & (b != b'\\'));
             match (message, plain) {
                 (true, _) => w.write_str(value),
                 (false, true) => {
@@ -223,13 +231,13 @@ impl Visit for PlainVisitor<'_> {
     }
 }
 
-impl VisitOutput<fmt::Result> for PlainVisitor<'_> {
+impl<W: fmt::Write> VisitOutput<fmt::Result> for PlainVisitor<W> {
     fn finish(self) -> fmt::Result {
         self.result
     }
 }
 
-impl VisitFmt for PlainVisitor<'_> {
+impl<W: fmt::Write> VisitFmt for PlainVisitor<W> {
     fn writer(&mut self) -> &mut dyn fmt::Write {
         &mut self.writer
     }
@@ -252,8 +260,9 @@ thread_local! {
     static SECOND: Cell<(u64, [u8; 19])> = const { Cell::new((u64::MAX, [0; 19])) };
 }
 
-impl FormatTime for UtcMicros {
-    fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
+impl UtcMicros {
+    /// Writes the current time.
+    fn write(w: &mut impl fmt::Write) -> fmt::Result {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
@@ -278,6 +287,98 @@ impl FormatTime for UtcMicros {
         w.write_char('.')?;
         w.write_str(&itoa::Buffer::new().format(micros)[1..])?;
         w.write_char('Z')
+    }
+}
+
+impl FormatTime for UtcMicros {
+    fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
+        Self::write(w)
+    }
+}
+
+/// Text lines without colour, exactly as tracing-subscriber's default (`Full`) format with
+/// [`PlainFields`] and [`UtcMicros`] writes them — `2026-11-30T18:50:25.965476Z  INFO
+/// access: method="GET" status=200` — each built in a string of its own and handed to the
+/// writer once.
+///
+/// The default format writes a line a piece at a time through a `dyn Write`, and the level
+/// and target through styles even when colour is off: 4k instructions of a token read's 55k
+/// for the access-log line (callgrind), this about half of that. Events inside spans, events
+/// forwarded from the `log` crate and colour go to the default format, which has the
+/// layouts for those.
+///
+/// ```
+/// let subscriber = tracing_subscriber::fmt()
+///     .with_ansi(false)
+///     .fmt_fields(axum_drf::logging::PlainFields)
+///     .event_format(axum_drf::logging::PlainFormat::default())
+///     .finish();
+/// tracing::subscriber::with_default(subscriber, || {
+///     tracing::info!(target: "access", method = "GET", status = 200u16)
+/// });
+/// ```
+#[derive(Debug, Clone)]
+pub struct PlainFormat {
+    full: tracing_subscriber::fmt::format::Format<tracing_subscriber::fmt::format::Full, UtcMicros>,
+}
+
+impl Default for PlainFormat {
+    fn default() -> Self {
+        let full = tracing_subscriber::fmt::format().with_timer(UtcMicros);
+        PlainFormat { full }
+    }
+}
+
+thread_local! {
+    /// The line being built (kept so that a line allocates nothing).
+    static LINE: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+impl<S, N> FormatEvent<S, N> for PlainFormat
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> fmt::Result {
+        let meta = event.metadata();
+        // `tracing-log` events carry their real target in fields, which the default format
+        // reads back.
+        let forwarded = meta.target() == "log" && meta.name() == "log event";
+        if writer.has_ansi_escapes() || forwarded || ctx.lookup_current().is_some() {
+            return self.full.format_event(ctx, writer, event);
+        }
+        LINE.with(|line| {
+            // A line that logs from within formatting (a `Debug` impl that logs) finds the
+            // buffer taken and builds its own.
+            let mut own = String::new();
+            let mut kept = line.try_borrow_mut();
+            let line = match kept.as_deref_mut() {
+                Ok(line) => line,
+                Err(_) => &mut own,
+            };
+            line.clear();
+            UtcMicros::write(line)?;
+            line.push_str(match *meta.level() {
+                tracing::Level::TRACE => " TRACE ",
+                tracing::Level::DEBUG => " DEBUG ",
+                tracing::Level::INFO => "  INFO ",
+                tracing::Level::WARN => "  WARN ",
+                tracing::Level::ERROR => " ERROR ",
+            });
+            line.push_str(meta.target());
+            line.push_str(": ");
+            let mut fields = PlainVisitor::new(&mut *line);
+            event.record(&mut fields);
+            fields.finish()?;
+            line.push('\n');
+            let mut writer = writer;
+            writer.write_str(line)
+        })
     }
 }
 
@@ -516,14 +617,15 @@ mod tests {
         }
     }
 
-    /// What a subscriber with [`PlainFields`] and [`UtcMicros`] writes for `log`.
+    /// What a subscriber with [`PlainFields`] and [`PlainFormat`] writes for `log`.
     fn formatted(log: impl FnOnce()) -> String {
         let out = Capture::default();
         let (writer, guard) = BatchWriter::new(out.clone(), Duration::from_secs(3600));
         let subscriber = tracing_subscriber::fmt()
-            .fmt_fields(PlainFields)
-            .with_timer(UtcMicros)
             .with_ansi(false)
+            .with_max_level(tracing::Level::TRACE)
+            .fmt_fields(PlainFields)
+            .event_format(PlainFormat::default())
             .with_writer(writer)
             .finish();
         tracing::subscriber::with_default(subscriber, log);
@@ -541,6 +643,7 @@ mod tests {
             let c = capture.clone();
             let default = tracing_subscriber::fmt()
                 .with_ansi(false)
+                .with_max_level(tracing::Level::TRACE)
                 .with_writer(move || c.clone())
                 .finish();
             tracing::subscriber::with_default(default, log);
@@ -563,6 +666,13 @@ mod tests {
                 )
             },
             || tracing::error!(error = %"shown with Display", debug = ?Some(3), "failed"),
+            || tracing::trace!(target: "t", "x"),
+            || tracing::debug!(n = 1u8),
+            || {
+                let span = tracing::info_span!("outer", id = 7);
+                let _in = span.enter();
+                tracing::info_span!("inner").in_scope(|| tracing::info!(k = "v", "in spans"));
+            },
         ] {
             let (ours, theirs) = line(log);
             assert_eq!(ours, theirs);

@@ -173,7 +173,7 @@ impl LinkSigner {
             mac.update(part);
         }
         let digest = mac.finalize().into_bytes();
-        let mut text = hex::encode(digest);
+        let mut text = super::token::lower_hex(&digest);
         text.truncate(MAC_HEX_LEN);
         text
     }

@@ -22,23 +22,44 @@ pub trait Throttle: Send + Sync + 'static {
 
 /// DRF's `get_ident`: the client's address ([`ApiRequest::client_ip`]), empty if unknown.
 pub fn ident(request: &ApiRequest) -> String {
-    request
-        .client_ip
-        .map(|ip| ip.to_string())
-        .unwrap_or_default()
+    request.client_ip.map(address_text).unwrap_or_default()
+}
+
+/// The address as `Display` writes it. For IPv4 `Display` goes through the formatter a digit
+/// group at a time: 1.3k instructions of an anonymous request, for four integers and three dots.
+fn address_text(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(ip) => {
+            let mut text = String::with_capacity(15);
+            for (i, octet) in ip.octets().into_iter().enumerate() {
+                if i > 0 {
+                    text.push('.');
+                }
+                text.push_str(itoa::Buffer::new().format(octet));
+            }
+            text
+        }
+        ip => ip.to_string(),
+    }
 }
 
 // DRF's `cache_format`.
-fn cache_key(scope: &str, ident: impl fmt::Display) -> String {
-    format!("throttle_{scope}_{ident}")
+fn cache_key(scope: &str, ident: &str) -> String {
+    // Pushed rather than `format!`ed: this runs on every throttled request.
+    let mut key = String::with_capacity(10 + scope.len() + ident.len());
+    key.push_str("throttle_");
+    key.push_str(scope);
+    key.push('_');
+    key.push_str(ident);
+    key
 }
 
-/// The user's id when authenticated, else the client's address (DRF's `UserRateThrottle`
-/// and `ScopedRateThrottle` identity).
-fn user_or_ident(request: &ApiRequest) -> String {
+/// DRF's `UserRateThrottle` and `ScopedRateThrottle` key: the user's id when
+/// authenticated, else the client's address.
+fn user_or_ident_key(scope: &str, request: &ApiRequest) -> String {
     match &request.identity.user {
-        Some(user) => user.id.to_string(),
-        None => ident(request),
+        Some(user) => cache_key(scope, itoa::Buffer::new().format(user.id)),
+        None => cache_key(scope, &ident(request)),
     }
 }
 
@@ -60,7 +81,7 @@ impl Throttle for AnonRateThrottle {
         if request.identity.user.is_some() {
             return None;
         }
-        Some(cache_key("anon", ident(request)))
+        Some(cache_key("anon", &ident(request)))
     }
 }
 
@@ -79,7 +100,7 @@ impl Throttle for UserRateThrottle {
         self.rate
     }
     fn cache_key(&self, request: &ApiRequest) -> Option<String> {
-        Some(cache_key("user", user_or_ident(request)))
+        Some(user_or_ident_key("user", request))
     }
 }
 
@@ -100,7 +121,7 @@ impl Throttle for ScopedRateThrottle {
         self.rate
     }
     fn cache_key(&self, request: &ApiRequest) -> Option<String> {
-        Some(cache_key(&self.scope, user_or_ident(request)))
+        Some(user_or_ident_key(&self.scope, request))
     }
 }
 
@@ -212,5 +233,26 @@ impl CredentialThrottle {
         let key = cache_key(&self.account_scope, &account);
         let client = format!("{key}_{}", ident(request));
         Some((key, client))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        for ip in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.20.255.9",
+            "255.255.255.255",
+            "::1",
+            "2001:db8::8a2e:370:7334",
+            "::ffff:1.2.3.4",
+        ] {
+            let ip: std::net::IpAddr = ip.parse().unwrap();
+            assert_eq!(address_text(ip), ip.to_string());
+        }
     }
 }
