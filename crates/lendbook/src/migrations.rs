@@ -132,4 +132,29 @@ pub const MIGRATIONS: &[Migration] = &[
             SELECT 'lending_borrowed', owner_id, COUNT(*) FROM lending_borrowed GROUP BY owner_id;
     ",
     },
+    // The lists read an owner's rows in id order. With the listed columns in the index, SQLite
+    // answers from the index alone instead of seeking the table once per row (a third of
+    // the 20-row borrowings list's SQLite instructions, callgrind); PostgreSQL can scan it
+    // index-only. The old (owner_id, id) indexes are the new ones' prefix.
+    Migration {
+        name: "lending_0003_covering_lists",
+        sqlite: "
+        CREATE INDEX lending_friend_owner_rows ON lending_friend(owner_id, id, name);
+        DROP INDEX lending_friend_owner;
+        CREATE INDEX lending_belonging_owner_rows ON lending_belonging(owner_id, id, name);
+        DROP INDEX lending_belonging_owner;
+        CREATE INDEX lending_borrowed_owner_rows
+            ON lending_borrowed(owner_id, id, what_id, to_who_id, lent_at, returned);
+        DROP INDEX lending_borrowed_owner;
+    ",
+        postgres: "
+        CREATE INDEX lending_friend_owner_rows ON lending_friend(owner_id, id) INCLUDE (name);
+        DROP INDEX lending_friend_owner;
+        CREATE INDEX lending_belonging_owner_rows ON lending_belonging(owner_id, id) INCLUDE (name);
+        DROP INDEX lending_belonging_owner;
+        CREATE INDEX lending_borrowed_owner_rows
+            ON lending_borrowed(owner_id, id) INCLUDE (what_id, to_who_id, lent_at, returned);
+        DROP INDEX lending_borrowed_owner;
+    ",
+    },
 ];
