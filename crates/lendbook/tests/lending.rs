@@ -357,7 +357,7 @@ async fn owner_lists_are_read_from_covering_indexes() {
     let app = TestApp::spawn().await;
     let db = &app.state.db;
     let lists = [
-        ("lending_friend", "t.id, t.name, t.owner_id"),
+        ("lending_friend", "t.id, t.name, t.open_since, t.owner_id"),
         ("lending_belonging", "t.id, t.name, t.owner_id"),
         (
             "lending_borrowed",
@@ -401,4 +401,91 @@ async fn owner_lists_are_read_from_covering_indexes() {
             "{table}: {plan:?}"
         );
     }
+}
+
+/// Friends whose kept `open_since` differs from their oldest open loan as a query finds it.
+async fn stale_open_since(app: &TestApp) -> i64 {
+    app.state
+        .db
+        .query_opt(
+            "SELECT COUNT(*) FROM lending_friend f WHERE COALESCE(f.open_since, -1) <> COALESCE(\
+             (SELECT MIN(b.lent_at) FROM lending_borrowed b \
+              WHERE b.to_who_id = f.id AND b.returned IS NULL), -1)",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .int(0)
+        .unwrap()
+}
+
+/// `has_overdue` compares a date triggers keep on the friend (its oldest open loan): it
+/// follows every kind of change to loans — lend, backdate, return, move to another friend,
+/// delete, a cascade from a deleted belonging — and many changes to one friend at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn has_overdue_follows_every_change_to_loans() {
+    let app = TestApp::spawn().await;
+    let (alice, _) = Api::user(&app, "alice").await;
+    let friend = |name: &'static str| alice.create("/api/v1/friends/", json!({ "name": name }));
+    let (bob, carol) = (friend("Bob").await, friend("Carol").await);
+    let drill = alice
+        .create("/api/v1/belongings/", json!({"name": "Drill"}))
+        .await;
+    let saw = alice
+        .create("/api/v1/belongings/", json!({"name": "Saw"}))
+        .await;
+    let lend = |what: i64, to: i64| {
+        alice.create("/api/v1/borrowings/", json!({"what": what, "to_who": to}))
+    };
+    let overdue = |friend: i64| {
+        let alice = &alice;
+        async move {
+            let (_, f) = alice.get(&format!("/api/v1/friends/{friend}/")).await;
+            f["has_overdue"].as_bool().unwrap()
+        }
+    };
+    let old = lend(drill, bob).await;
+    let recent = lend(saw, bob).await;
+    backdate(&app, old, 90).await;
+    assert!(overdue(bob).await && !overdue(carol).await);
+
+    let (status, _) = alice
+        .patch(
+            &format!("/api/v1/borrowings/{old}/"),
+            json!({"to_who": carol}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(!overdue(bob).await && overdue(carol).await);
+
+    // Deleting the drill deletes its loan (now Carol's) by cascade.
+    let (status, _) = alice.delete(&format!("/api/v1/belongings/{drill}/")).await;
+    assert_eq!(status, 204);
+    assert!(!overdue(carol).await);
+
+    backdate(&app, recent, 100).await;
+    assert!(overdue(bob).await);
+    let (status, _) = alice.delete(&format!("/api/v1/borrowings/{recent}/")).await;
+    assert_eq!(status, 204);
+    assert!(!overdue(bob).await);
+    assert_eq!(stale_open_since(&app).await, 0);
+
+    // Many loans to one friend lent, backdated and returned at once.
+    let loans: Vec<i64> = futures::future::join_all((0..24).map(|_| lend(saw, carol))).await;
+    let changes = loans.iter().enumerate().map(|(i, &loan)| {
+        let (alice, app) = (&alice, &app);
+        async move {
+            backdate(app, loan, 60 + i as i64).await;
+            if i % 2 == 0 {
+                let (status, _) = alice
+                    .post(&format!("/api/v1/borrowings/{loan}/return/"), json!({}))
+                    .await;
+                assert_eq!(status, 200);
+            }
+        }
+    });
+    futures::future::join_all(changes).await;
+    assert_eq!(stale_open_since(&app).await, 0);
+    assert!(overdue(carol).await);
 }
