@@ -298,14 +298,14 @@ pub(crate) fn sqlite_placeholders(sql: &str) -> Cow<'_, str> {
     if !sql.contains('$') {
         return Cow::Borrowed(sql);
     }
-    // Byte by byte: `$` and `?` are both ASCII, so the text stays UTF-8 (a char-by-char
-    // copy was 4% of a list request's instructions).
+    // Jumping from one `$` or `'` to the next (memchr): `$` and `?` are both ASCII, so the
+    // text stays UTF-8. A byte-by-byte scan was 2% of a list request's instructions.
     let mut out = sql.as_bytes().to_vec();
     let mut in_string = false;
-    for i in 0..out.len() {
+    for i in memchr::memchr2_iter(b'$', b'\'', sql.as_bytes()) {
         match out[i] {
             b'\'' => in_string = !in_string,
-            b'$' if !in_string && out.get(i + 1).is_some_and(u8::is_ascii_digit) => out[i] = b'?',
+            _ if !in_string && out.get(i + 1).is_some_and(u8::is_ascii_digit) => out[i] = b'?',
             _ => {}
         }
     }
@@ -328,5 +328,9 @@ mod tests {
             "SELECT ?2, '$1', ?1"
         );
         assert_eq!(sqlite_placeholders("SELECT 1"), "SELECT 1");
+        assert_eq!(
+            sqlite_placeholders("SELECT '$' || $10, 'it''s $3', $ 1, é$4$"),
+            "SELECT '$' || ?10, 'it''s $3', $ 1, é?4$"
+        );
     }
 }
