@@ -15,6 +15,8 @@
 //! callgrind on an access-log line (about 7.5k instructions of a 56k-instruction request):
 //! the default field formatter writes every string through `Debug`, which escapes it a
 //! character at a time, and the default timer works out the calendar date on every event.
+//! [`PlainFormat`] then builds each text line in one string instead of writing it a piece at
+//! a time through a `dyn Write` (the access-log line went from 4k to 2.3k instructions).
 //!
 //! ```no_run
 //! use axum_drf::logging::{LogFormat, Logging};
