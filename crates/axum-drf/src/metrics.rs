@@ -175,30 +175,52 @@ fn handles(
 /// `success`, `failure` or `anonymous`.
 ///
 /// Every request records this and (with token or session credentials) [`credential_cache`],
-/// so their handles are looked up once and kept, like [`RequestMetrics`]'s (a registry
-/// lookup per call was 1.5k instructions of a token read): install the recorder before the
-/// first request.
+/// so their handles are kept after first use ([`KeptCounter`]; a registry lookup per call
+/// was 1.5k instructions of a token read).
 pub fn authentication(scheme: &'static str, outcome: &'static str) {
     const SCHEMES: [&str; 3] = ["token", "session", "none"];
     const OUTCOMES: [&str; 3] = ["success", "failure", "anonymous"];
-    static HANDLES: [[OnceLock<metrics::Counter>; 3]; 3] =
-        [const { [const { OnceLock::new() }; 3] }; 3];
+    static KEPT: [[KeptCounter; 3]; 3] = [const { [const { KeptCounter::new() }; 3] }; 3];
     let index = |names: &[&str; 3], name: &str| names.iter().position(|n| *n == name);
     let counter =
         || metrics::counter!("auth_attempts_total", "scheme" => scheme, "outcome" => outcome);
     match (index(&SCHEMES, scheme), index(&OUTCOMES, outcome)) {
-        (Some(s), Some(o)) => HANDLES[s][o].get_or_init(counter).increment(1),
+        (Some(s), Some(o)) => KEPT[s][o].increment(counter),
         _ => counter().increment(1),
     }
 }
 
 /// A credential-cache lookup (handles kept as [`authentication`]'s).
 pub fn credential_cache(hit: bool) {
-    static HANDLES: [OnceLock<metrics::Counter>; 2] = [const { OnceLock::new() }; 2];
+    static KEPT: [KeptCounter; 2] = [const { KeptCounter::new() }; 2];
     let result = if hit { "hit" } else { "miss" };
-    HANDLES[usize::from(hit)]
-        .get_or_init(|| metrics::counter!("auth_credential_cache_total", "result" => result))
-        .increment(1);
+    KEPT[usize::from(hit)]
+        .increment(|| metrics::counter!("auth_credential_cache_total", "result" => result));
+}
+
+/// A counter handle kept after its first use, with the recorder it came from. A call under
+/// another recorder (a global one installed later, a thread's local one) looks its own
+/// handle up instead, so a process that installs its recorder late, or runs several apps,
+/// counts nothing into the wrong place.
+struct KeptCounter(OnceLock<(usize, metrics::Counter)>);
+
+impl KeptCounter {
+    const fn new() -> Self {
+        KeptCounter(OnceLock::new())
+    }
+
+    fn increment(&self, make: impl Fn() -> metrics::Counter) {
+        // The recorder's address: the global one is leaked and the no-op one a static, so it
+        // names the recorder for the life of the process.
+        let recorder =
+            metrics::with_recorder(|r| (r as *const dyn metrics::Recorder).cast::<()>() as usize);
+        let (kept_for, counter) = self.0.get_or_init(|| (recorder, make()));
+        if *kept_for == recorder {
+            counter.increment(1);
+        } else {
+            make().increment(1);
+        }
+    }
 }
 
 /// A request refused by a throttle (HTTP 429); `scope` is the throttle's scope, e.g. `anon`,
@@ -224,4 +246,81 @@ pub fn pool_status(status: &crate::store::PoolStatus) {
     metrics::gauge!("db_pool_connections", "state" => "idle").set(status.idle as f64);
     metrics::gauge!("db_pool_connections", "state" => "max").set(status.max as f64);
     metrics::gauge!("db_pool_waiting").set(status.waiting as f64);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Mutex;
+
+    use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, Unit};
+
+    use super::*;
+
+    /// Counters by name and labels; no gauges or histograms.
+    #[derive(Default)]
+    struct Counters(Mutex<Vec<(String, Arc<AtomicU64>)>>);
+
+    impl Counters {
+        fn get(&self, key: &str) -> u64 {
+            let counters = self.0.lock().unwrap();
+            let found = counters.iter().find(|(k, _)| k == key);
+            found.map_or(0, |(_, v)| v.load(Ordering::Relaxed))
+        }
+    }
+
+    impl Recorder for Counters {
+        fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+            let labels: Vec<String> = key
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect();
+            let name = format!("{}{{{}}}", key.name(), labels.join(","));
+            let mut counters = self.0.lock().unwrap();
+            let value = match counters.iter().find(|(k, _)| *k == name) {
+                Some((_, v)) => v.clone(),
+                None => {
+                    let v = Arc::new(AtomicU64::new(0));
+                    counters.push((name, v.clone()));
+                    v
+                }
+            };
+            Counter::from_arc(value)
+        }
+        fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+            Gauge::noop()
+        }
+        fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
+            Histogram::noop()
+        }
+    }
+
+    #[test]
+    fn kept_handles_count_into_the_recorder_in_use() {
+        // No recorder, then two in turn: each sees exactly its own calls.
+        authentication("token", "success");
+        credential_cache(true);
+        let (first, second) = (Counters::default(), Counters::default());
+        for (recorder, calls) in [(&first, 2), (&second, 3)] {
+            metrics::with_local_recorder(recorder, || {
+                for _ in 0..calls {
+                    authentication("token", "success");
+                    credential_cache(true);
+                }
+            });
+        }
+        for (recorder, calls) in [(&first, 2), (&second, 3)] {
+            assert_eq!(
+                recorder.get("auth_attempts_total{scheme=token,outcome=success}"),
+                calls
+            );
+            assert_eq!(
+                recorder.get("auth_credential_cache_total{result=hit}"),
+                calls
+            );
+        }
+    }
 }

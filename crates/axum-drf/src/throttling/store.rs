@@ -100,7 +100,7 @@ pub struct CounterError {
 /// Histories in this process's memory: a sharded map (no global lock), swept of expired
 /// keys every few thousand steps so that one-off clients do not pile up. Keys are hashed
 /// with aHash, randomly keyed per store (clients choose their addresses, so the hash must
-/// resist collisions chosen for it), at a third of SipHash's cost.
+/// resist collisions chosen for it), for less than SipHash costs.
 ///
 /// ```
 /// use axum_drf::throttling::{MemoryCounters, Rate, Record};
