@@ -6,6 +6,7 @@
 meta.tsv:    key <TAB> value
 results.tsv: round <TAB> endpoint <TAB> side <TAB> rps <TAB> p50_us <TAB> p99_us <TAB> non2xx
                    <TAB> errors <TAB> requests <TAB> server_cpu_pct <TAB> wrk_cpu_pct <TAB> other_cpu_pct
+                   [<TAB> max_us <TAB> steal_ms]   (older runs lack the last two)
              mem <TAB> endpoint <TAB> side <TAB> peak_rss_kib
              skip <TAB> endpoint <TAB> side <TAB> reason
 """
@@ -58,7 +59,9 @@ def main():
                 rounds[(p[1], p[2])].append(
                     dict(round=int(p[0]), rps=float(p[3]), p50=float(p[4]), p99=float(p[5]),
                          non2xx=int(p[6]), errors=int(p[7]), requests=int(p[8]),
-                         cpu=num(p[9]), wrk=num(p[10]), other=num(p[11]))
+                         cpu=num(p[9]), wrk=num(p[10]), other=num(p[11]),
+                         max=num(p[12]) if len(p) > 12 else None,
+                         steal=num(p[13]) if len(p) > 13 else None)
                 )
     sides = [s for s in meta.get("sides", "lendbook").split(",") if s]
     names = {s: meta.get(f"name.{s}", s) for s in sides}
@@ -79,6 +82,14 @@ def main():
             f"- Other load: {'**busy host** — ' if busy else ''}CPU used by other processes during the "
             f"measured rounds: median {statistics.median(others):.0f}%, max {max(others):.0f}% of one core"
             + (" (these numbers are skewed; rerun on a quiet machine)" if busy else "")
+        )
+    steals = [r["steal"] for rs in rounds.values() for r in rs if r["steal"] is not None]
+    if steals:
+        w(
+            f"- Steal: time the hypervisor took from the server's CPU during the measured rounds: "
+            f"{sum(steals):,.0f} ms in all, at most {max(steals):,.0f} ms in one round "
+            f"({sum(1 for x in steals if x > 0)} of {len(steals)} rounds had some); a stalled "
+            "virtual CPU shows up as p99 and max latency that no change to the server moves"
         )
     if meta.get("note"):
         w(f"- Note: {meta['note']}")
@@ -179,22 +190,25 @@ def main():
         "the measured rounds; server CPU: the server's processes' CPU time per wall second "
         "(100% = one core), median over the rounds (per round also wrk's, and the rest of the "
         "machine's user+system time: other processes); peak RSS: VmHWM summed over the server's "
-        "processes, reset before the endpoint's warm-up and read after its last round."
+        "processes, reset before the endpoint's warm-up and read after its last round. Per "
+        "round also the slowest request (max) and the steal time of the server's CPU."
     )
     w("")
     w("<details><summary>Per round</summary>")
     w("")
-    w("| endpoint | server | round | req/s | p50 ms | p99 ms | non-2xx | errors | requests | server CPU | wrk CPU | other CPU |")
-    w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    w("| endpoint | server | round | req/s | p50 ms | p99 ms | max ms | non-2xx | errors | requests | server CPU | wrk CPU | other CPU | steal ms |")
+    w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for ep in endpoints:
         for s in sides:
             for r in rounds.get((ep, s), []):
                 cpu, wcpu, other = ("?" if r[k] is None else f"{r[k]:.0f}%" for k in ("cpu", "wrk", "other"))
                 label = meta.get(f"endpoint.{ep}", ep)
                 p50, p99 = (fmt_ms(r[k]) if r["requests"] else "–" for k in ("p50", "p99"))
+                pmax = fmt_ms(r["max"]) if r["requests"] and r["max"] is not None else "–"
+                steal = "?" if r["steal"] is None else f"{r['steal']:.0f}"
                 w(
                     f"| `{label}` | {names[s]} | {r['round']} | {fmt_rps(r['rps'])} | {p50} | "
-                    f"{p99} | {r['non2xx']} | {r['errors']} | {r['requests']} | {cpu} | {wcpu} | {other} |"
+                    f"{p99} | {pmax} | {r['non2xx']} | {r['errors']} | {r['requests']} | {cpu} | {wcpu} | {other} | {steal} |"
                 )
     w("")
     w("</details>")

@@ -421,6 +421,21 @@ sys_cpu() {  # "busy total" jiffies over all CPUs; busy = user + nice + system, 
   # steal are left out)
   awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i; print $2 + $3 + $4, t; exit }' /proc/stat
 }
+cpu_list() {  # "0-2,5" -> "0 1 2 5"
+  local part out=()
+  IFS=, read -ra parts <<<"$1"
+  for part in "${parts[@]}"; do
+    if [[ $part == *-* ]]; then out+=($(seq "${part%-*}" "${part#*-}")); else out+=("$part"); fi
+  done
+  echo "${out[@]}"
+}
+steal_ticks() {  # jiffies the hypervisor took from the server's CPUs (all CPUs when unpinned):
+  # a virtual machine's stalls show up as p99 and max latency that no server-side change moves
+  local cpus
+  if [[ $PIN == split ]]; then cpus=" $(cpu_list "$SERVER_CPUS") "; else cpus=""; fi
+  awk -v cpus="$cpus" '$1 ~ /^cpu[0-9]+$/ { n = substr($1, 4); if (cpus == "" || index(cpus, " " n " ")) t += $9 }
+    END { print t + 0 }' /proc/stat
+}
 child_cpu_s() {  # VAR: user+sys seconds of this shell's finished children, from bash's `times`,
   # which must run in this shell (in a $(...) subshell it would see only that subshell's children)
   times >"$OUT/times.tmp"
@@ -519,15 +534,16 @@ for ep in "${EPS[@]}"; do
     for side in "${active[@]+"${active[@]}"}"; do
       f=$OUT/wrk/$ep-$side-$r.txt
       # shellcheck disable=SC2086
-      t0=$(cpu_ticks ${PIDS[$side]}); read -r b0 _ < <(sys_cpu); child_cpu_s w0; s0=$(date +%s%N)
+      t0=$(cpu_ticks ${PIDS[$side]}); read -r b0 _ < <(sys_cpu); child_cpu_s w0; st0=$(steal_ticks); s0=$(date +%s%N)
       run_wrk "$ep" "$side" "$DUR" "$f"
-      s1=$(date +%s%N); child_cpu_s w1; read -r b1 _ < <(sys_cpu)
+      s1=$(date +%s%N); st1=$(steal_ticks); child_cpu_s w1; read -r b1 _ < <(sys_cpu)
       # shellcheck disable=SC2086
       t1=$(cpu_ticks ${PIDS[$side]})
       line=$(grep '^BENCH ' "$f" || true)
       [[ -n $line ]] || { cat "$f" >&2; die "wrk gave no result for $ep on $side (see $f)"; }
       rps=$(field rps "$line"); p50=$(field p50_us "$line"); p99=$(field p99_us "$line")
-      non2xx=$(field non2xx "$line"); reqs=$(field requests "$line")
+      non2xx=$(field non2xx "$line"); reqs=$(field requests "$line"); pmax=$(field max_us "$line")
+      steal_ms=$(( (st1 - st0) * 1000 / CLK_TCK ))
       errs=$(( $(field connect "$line") + $(field read "$line") + $(field write "$line") + $(field timeout "$line") ))
       # CPU, % of one core over the round's wall time: the server's processes; wrk; and
       # everything else on the machine (other processes: a busy host skews the numbers).
@@ -537,7 +553,7 @@ for ep in "${EPS[@]}"; do
           o = busy - srv - wrk; if (o < 0) o = 0
           if (known) printf "%.0f %.0f %.0f\n", srv / wall * 100, wrk / wall * 100, o / wall * 100
           else printf "? %.0f ?\n", wrk / wall * 100 }')
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$ep" "$side" "$rps" "$p50" "$p99" "$non2xx" "$errs" "$reqs" "$cpu" "$wcpu" "$other" >>"$RESULTS"
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$ep" "$side" "$rps" "$p50" "$p99" "$non2xx" "$errs" "$reqs" "$cpu" "$wcpu" "$other" "$pmax" "$steal_ms" >>"$RESULTS"
       printf '%-14s %-10s %5s %11.1f %9.2f %9.2f %7s %6s %5s%% %5s%% %5s%%\n' "$ep" "$side" "$r" "$rps" "$(awk -v u="$p50" 'BEGIN { print u / 1000 }')" \
         "$(awk -v u="$p99" 'BEGIN { print u / 1000 }')" "$non2xx" "$errs" "$cpu" "$wcpu" "$other" >&2
       # shellcheck disable=SC2086
