@@ -245,6 +245,76 @@ impl<W: fmt::Write> VisitFmt for PlainVisitor<W> {
     }
 }
 
+/// A budget for a warning that clients can trigger at will: at most `lines` per `per`, the
+/// rest counted and reported by the next line let through. Without one, a flood of refused
+/// requests writes a warning per request (thousands of lines a second of the same news) and
+/// spends more on logging than on refusing.
+///
+/// ```
+/// use std::time::Duration;
+/// use axum_drf::logging::LogBudget;
+///
+/// let budget = LogBudget::new(2, Duration::from_secs(3600));
+/// assert_eq!(budget.admit(), Some(0));
+/// assert_eq!(budget.admit(), Some(0));
+/// assert_eq!(budget.admit(), None); // over the budget: counted, not logged
+/// assert_eq!(budget.admit(), None);
+/// # let budget = LogBudget::new(1, Duration::ZERO);
+/// # assert_eq!(budget.admit(), Some(0));
+/// // In the next window the first line says how many were left out before it:
+/// // `tracing::warn!(suppressed, "...")` with `suppressed == 2`.
+/// ```
+#[derive(Debug)]
+pub struct LogBudget {
+    lines: u32,
+    per_nanos: u128,
+    origin: std::time::Instant,
+    /// The window `used` counts in (elapsed time / `per`).
+    window: std::sync::atomic::AtomicU64,
+    used: std::sync::atomic::AtomicU64,
+    suppressed: std::sync::atomic::AtomicU64,
+}
+
+impl LogBudget {
+    /// At most `lines` per `per` (a zero `per` lets every line through).
+    pub fn new(lines: u32, per: Duration) -> Self {
+        LogBudget {
+            lines,
+            per_nanos: per.as_nanos(),
+            origin: std::time::Instant::now(),
+            window: Default::default(),
+            used: Default::default(),
+            suppressed: Default::default(),
+        }
+    }
+
+    /// `Some(n)`: log this line and say that `n` lines were left out since the last one;
+    /// `None`: leave it out (it is counted). Lock-free; under a race between threads at a
+    /// window's turn a line or two more may pass.
+    pub fn admit(&self) -> Option<u64> {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.per_nanos == 0 {
+            return Some(self.suppressed.swap(0, Relaxed));
+        }
+        let now = (self.origin.elapsed().as_nanos() / self.per_nanos) as u64;
+        let window = self.window.load(Relaxed);
+        if now != window
+            && self
+                .window
+                .compare_exchange(window, now, Relaxed, Relaxed)
+                .is_ok()
+        {
+            self.used.store(0, Relaxed);
+        }
+        if self.used.fetch_add(1, Relaxed) < u64::from(self.lines) {
+            Some(self.suppressed.swap(0, Relaxed))
+        } else {
+            self.suppressed.fetch_add(1, Relaxed);
+            None
+        }
+    }
+}
+
 /// The UTC time as `2026-11-30T18:50:25.965476Z` (tracing-subscriber's default layout),
 /// with the date and time of day worked out once per second per thread.
 ///

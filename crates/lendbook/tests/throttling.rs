@@ -678,3 +678,77 @@ async fn redis_down_falls_back_to_per_instance_counters_and_logs_it() {
     assert!(throttled.contains("client=127.0.0.2"), "{throttled}");
     assert!(!throttled.contains("nobody"), "{throttled}");
 }
+
+/// A flood of refused requests: every refusal counted in the metrics, but "request
+/// throttled" written at most `Throttling::WARNINGS` times a second, the rest reported by
+/// the next line let through (`suppressed=N`), so the log does not grow with the flood.
+#[tokio::test(flavor = "current_thread")]
+async fn a_flood_of_refusals_is_logged_within_a_budget_and_counted_in_full() {
+    let log = Log::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let app = TestApp::spawn_with(|c| set_rates(c, &[("login", "2/min")])).await;
+    let me = loopback(7);
+    let body = || json!({"username": "nobody", "password": "x"});
+    for _ in 0..2 {
+        assert_eq!(
+            post(&app, me, "/api/login/", None, body()).await.status,
+            400
+        );
+    }
+    tracing::callsite::rebuild_interest_cache();
+    let flood = 100;
+    for _ in 0..flood {
+        assert_eq!(
+            post(&app, me, "/api/login/", None, body()).await.status,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+    }
+    // The window turns: the next refusal's line carries the count of those left out.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_throttled(&post(&app, me, "/api/login/", None, body()).await, 0, 60);
+
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("request throttled"))
+        .collect();
+    let budget = axum_drf::throttling::Throttling::WARNINGS as usize;
+    // However slow this machine, 100 requests do not take five seconds' worth of windows.
+    assert!(
+        !lines.is_empty() && lines.len() <= 5 * budget,
+        "{} lines for {} refusals:\n{text}",
+        lines.len(),
+        flood + 1
+    );
+    let suppressed: usize = lines
+        .iter()
+        .map(|l| {
+            let n = l.split("suppressed=").nth(1).expect("suppressed=N");
+            n.split(' ').next().unwrap().parse::<usize>().unwrap()
+        })
+        .sum();
+    assert_eq!(lines.len() + suppressed, flood + 1, "{text}");
+    assert!(lines.last().unwrap().contains("client=127.0.0.7"), "{text}");
+
+    // Every refusal is in the metrics, by scope.
+    let metrics = reqwest::get(app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let counted: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"http_throttled_requests_total{scope="login"} "#))
+        .unwrap_or_else(|| panic!("no throttled count in {metrics}"))
+        .parse()
+        .unwrap();
+    // The recorder is process-wide: other tests' refusals may add to it.
+    assert!(counted >= (flood + 1) as f64, "{counted}");
+}

@@ -46,6 +46,8 @@ use tokio::time::Instant;
 use tower::util::Oneshot;
 use tower::{Service, ServiceExt};
 
+use crate::logging::LogBudget;
+
 pub use timeouts::{is_body_timeout, BodyTimeout};
 use timeouts::{ConnClock, InFlight, TimedBody, Timeouts, WatchedIo};
 use tls::TlsCertificates;
@@ -247,15 +249,15 @@ impl Server {
 
         let graceful = GracefulShutdown::new();
         let mut shutdown = std::pin::pin!(shutdown);
-        let mut accept_log = EveryInterval::default();
-        let mut refusal_log = EveryInterval::default();
+        let accept_log = LogBudget::new(1, LOG_INTERVAL);
+        let refusal_log = LogBudget::new(1, LOG_INTERVAL);
         loop {
             let (stream, peer) = tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok(accepted) => accepted,
                     Err(e) if is_connection_error(&e) => continue,
                     Err(e) => {
-                        if let Some(repeats) = accept_log.due() {
+                        if let Some(repeats) = accept_log.admit() {
                             tracing::error!(error = %e, repeats, "accept failed; backing off");
                         }
                         tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -267,7 +269,7 @@ impl Server {
             let slot = match limits.admit(peer.ip()) {
                 Ok(slot) => slot,
                 Err(cap) => {
-                    if let Some(repeats) = refusal_log.due() {
+                    if let Some(repeats) = refusal_log.admit() {
                         tracing::warn!(%peer, cap, repeats, "connection refused: over the cap");
                     }
                     // Closing at once: a queued connection would hold a descriptor anyway.
@@ -314,26 +316,6 @@ fn is_connection_error(e: &std::io::Error) -> bool {
         e.kind(),
         ConnectionRefused | ConnectionAborted | ConnectionReset
     )
-}
-
-/// Lets a repeating event through once per [`LOG_INTERVAL`], counting the rest.
-#[derive(Default)]
-struct EveryInterval {
-    last: Option<Instant>,
-    suppressed: u64,
-}
-
-impl EveryInterval {
-    /// `Some(repeats since the last time)` when due.
-    fn due(&mut self) -> Option<u64> {
-        let now = Instant::now();
-        if self.last.is_some_and(|t| now - t < LOG_INTERVAL) {
-            self.suppressed += 1;
-            return None;
-        }
-        self.last = Some(now);
-        Some(std::mem::take(&mut self.suppressed))
-    }
 }
 
 /// Connection counts. Only the accept loop adds; the map's lock is taken once per

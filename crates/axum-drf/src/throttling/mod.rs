@@ -40,6 +40,7 @@ pub use rate::{InvalidRate, Rate};
 pub use store::{BoxFuture, CounterError, CounterStore, MemoryCounters, Record, Window};
 
 use crate::error::ApiError;
+use crate::logging::LogBudget;
 use crate::request::ApiRequest;
 use crate::store::now_micros;
 
@@ -50,6 +51,8 @@ pub struct Throttling {
     store: Arc<dyn CounterStore>,
     defaults: Vec<Arc<dyn Throttle>>,
     rates: HashMap<String, Rate>,
+    /// The "request throttled" warnings' budget ([`Throttling::WARNINGS`]).
+    warnings: Arc<LogBudget>,
 }
 
 impl std::fmt::Debug for Throttling {
@@ -71,12 +74,23 @@ pub struct Pending {
 }
 
 impl Throttling {
+    /// At most this many "request throttled" warnings per second: a flood of refused
+    /// requests is news once, not once per request (a login flood refused at 4,750 req/s
+    /// wrote as many lines a second). The `http_throttled_requests_total` metric still
+    /// counts every refusal, and the first line let through after a stretch of left-out
+    /// ones says how many (`suppressed=N`).
+    pub const WARNINGS: u32 = 10;
+
     /// No throttles yet, histories in `store`.
     pub fn new(store: Arc<dyn CounterStore>) -> Self {
         Throttling {
             store,
             defaults: Vec::new(),
             rates: HashMap::new(),
+            warnings: Arc::new(LogBudget::new(
+                Self::WARNINGS,
+                std::time::Duration::from_secs(1),
+            )),
         }
     }
 
@@ -144,7 +158,7 @@ impl Throttling {
             let rate = throttle.rate();
             let window = self.step(&key, rate, now, Record::IfAllowed).await;
             if !window.allows(rate) {
-                log_throttled(request, throttle.scope(), "client");
+                self.refused(request, throttle.scope(), "client");
                 waits.push(window.wait(rate, now));
             }
         }
@@ -162,7 +176,7 @@ impl Throttling {
                     };
                     let own = self.step(&client, mine, now, Record::No).await;
                     if !own.allows(mine) {
-                        log_throttled(request, credential.account_scope(), "account");
+                        self.refused(request, credential.account_scope(), "account");
                         let wait = match (spent.wait(rate, now), own.wait(mine, now)) {
                             (Some(a), Some(b)) => Some(a.min(b)),
                             (a, b) => a.or(b),
@@ -228,13 +242,21 @@ impl Pending {
     }
 }
 
-fn log_throttled(request: &ApiRequest, scope: &str, limit: &'static str) {
-    tracing::warn!(
-        scope,
-        limit,
-        client = %ident(request),
-        user_id = request.identity.user.as_ref().map(|u| u.id),
-        path = request.uri.path(),
-        "request throttled"
-    );
+impl Throttling {
+    /// A refusal: counted in the metrics every time, logged within the warnings' budget.
+    fn refused(&self, request: &ApiRequest, scope: &str, limit: &'static str) {
+        crate::metrics::throttled(scope);
+        let Some(suppressed) = self.warnings.admit() else {
+            return;
+        };
+        tracing::warn!(
+            scope,
+            limit,
+            client = %ident(request),
+            user_id = request.identity.user.as_ref().map(|u| u.id),
+            path = request.uri.path(),
+            suppressed,
+            "request throttled"
+        );
+    }
 }
