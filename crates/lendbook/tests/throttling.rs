@@ -610,9 +610,36 @@ async fn memory_counters_are_per_instance() {
     );
 }
 
+/// `n` wrong logins from `from` for a user that does not exist: each a 400, each spending
+/// the client's allowance.
+async fn spend_logins(app: &TestApp, from: IpAddr, n: usize) {
+    for _ in 0..n {
+        let body = json!({"username": "nobody", "password": "x"});
+        assert_eq!(post(app, from, "/api/login/", None, body).await.status, 400);
+    }
+}
+
 /// Log lines written while the test's (single-threaded) runtime runs the server.
 #[derive(Clone, Default)]
 struct Log(Arc<Mutex<Vec<u8>>>);
+
+impl Log {
+    /// Captures this thread's INFO and above until the guard drops.
+    fn capture() -> (Log, tracing::subscriber::DefaultGuard) {
+        let log = Log::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .finish();
+        (log, tracing::subscriber::set_default(subscriber))
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
 
 impl std::io::Write for Log {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -627,14 +654,7 @@ impl std::io::Write for Log {
 /// Redis on a closed port: the server keeps serving, throttles per instance, and says so.
 #[tokio::test(flavor = "current_thread")]
 async fn redis_down_falls_back_to_per_instance_counters_and_logs_it() {
-    let log = Log::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (log, _guard) = Log::capture();
     // A port nobody listens on: bind one, note it, close it.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
@@ -648,17 +668,12 @@ async fn redis_down_falls_back_to_per_instance_counters_and_logs_it() {
     let me = loopback(2);
     assert_eq!(get(&app, me, "/api/public/", None).await.status, 200);
     let body = || json!({"username": "nobody", "password": "x"});
-    for _ in 0..2 {
-        assert_eq!(
-            post(&app, me, "/api/login/", None, body()).await.status,
-            400
-        );
-    }
+    spend_logins(&app, me, 2).await;
     // Other tests' threads may have cached a callsite's interest before this thread's
     // subscriber existed; recompute it so the throttle event reaches us.
     tracing::callsite::rebuild_interest_cache();
     assert_throttled(&post(&app, me, "/api/login/", None, body()).await, 50, 60);
-    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let text = log.text();
     assert!(
         text.contains("Redis unreachable; counting per instance"),
         "{text}"
@@ -684,23 +699,11 @@ async fn redis_down_falls_back_to_per_instance_counters_and_logs_it() {
 /// the next line let through (`suppressed=N`), so the log does not grow with the flood.
 #[tokio::test(flavor = "current_thread")]
 async fn a_flood_of_refusals_is_logged_within_a_budget_and_counted_in_full() {
-    let log = Log::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (log, _guard) = Log::capture();
     let app = TestApp::spawn_with(|c| set_rates(c, &[("login", "2/min")])).await;
     let me = loopback(7);
     let body = || json!({"username": "nobody", "password": "x"});
-    for _ in 0..2 {
-        assert_eq!(
-            post(&app, me, "/api/login/", None, body()).await.status,
-            400
-        );
-    }
+    spend_logins(&app, me, 2).await;
     tracing::callsite::rebuild_interest_cache();
     let flood = 100;
     for _ in 0..flood {
@@ -713,7 +716,7 @@ async fn a_flood_of_refusals_is_logged_within_a_budget_and_counted_in_full() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_throttled(&post(&app, me, "/api/login/", None, body()).await, 0, 60);
 
-    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let text = log.text();
     let lines: Vec<&str> = text
         .lines()
         .filter(|l| l.contains("request throttled"))
