@@ -422,12 +422,12 @@ sys_cpu() {  # "busy total" jiffies over all CPUs; busy = user + nice + system, 
   awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i; print $2 + $3 + $4, t; exit }' /proc/stat
 }
 cpu_list() {  # "0-2,5" -> "0 1 2 5"
-  local part out=()
+  local part parts out=()
   IFS=, read -ra parts <<<"$1"
   for part in "${parts[@]}"; do
-    if [[ $part == *-* ]]; then out+=($(seq "${part%-*}" "${part#*-}")); else out+=("$part"); fi
+    if [[ $part == *-* ]]; then out+=("$(seq -s ' ' "${part%-*}" "${part#*-}")"); else out+=("$part"); fi
   done
-  echo "${out[@]}"
+  echo "${out[*]}"
 }
 steal_ticks() {  # jiffies the hypervisor took from the server's CPUs (all CPUs when unpinned):
   # a virtual machine's stalls show up as p99 and max latency that no server-side change moves

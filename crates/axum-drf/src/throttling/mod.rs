@@ -202,6 +202,23 @@ impl Throttling {
         })
     }
 
+    /// A refusal: counted in the metrics every time, logged within the warnings' budget.
+    fn refused(&self, request: &ApiRequest, scope: &str, limit: &'static str) {
+        crate::metrics::throttled(scope);
+        let Some(suppressed) = self.warnings.admit() else {
+            return;
+        };
+        tracing::warn!(
+            scope,
+            limit,
+            client = %ident(request),
+            user_id = request.identity.user.as_ref().map(|u| u.id),
+            path = request.uri.path(),
+            suppressed,
+            "request throttled"
+        );
+    }
+
     // A store that fails lets the request through (the store logs why): an outage of the
     // counters must not become an outage of the API.
     async fn step(&self, key: &str, rate: Rate, now: i64, record: Record) -> Window {
@@ -239,24 +256,5 @@ impl Pending {
                 tracing::error!(error = %e, "throttle: cannot count a spent attempt");
             }
         }
-    }
-}
-
-impl Throttling {
-    /// A refusal: counted in the metrics every time, logged within the warnings' budget.
-    fn refused(&self, request: &ApiRequest, scope: &str, limit: &'static str) {
-        crate::metrics::throttled(scope);
-        let Some(suppressed) = self.warnings.admit() else {
-            return;
-        };
-        tracing::warn!(
-            scope,
-            limit,
-            client = %ident(request),
-            user_id = request.identity.user.as_ref().map(|u| u.id),
-            path = request.uri.path(),
-            suppressed,
-            "request throttled"
-        );
     }
 }
