@@ -22,22 +22,26 @@
 #              every login attempt hashes a password (the worst case: a botnet from many
 #              addresses that the per-client limits would not stop): quiet-unthrottled and
 #              attack-unthrottled rounds, compared with each other
-# Prints a markdown table (also RUN_DIR/attack-<stamp>.md).
+# Prints a markdown table (also RUN_DIR/attack-<stamp>.md) with, per phase, the server's CPU
+# and how busy CPU 1 was: wrk shares CPU 1 with the attackers, so a round with CPU 1 near
+# 100% and the server under 100% measured the load side, not the server.
 #
 # Options: --seconds N (default 15)  --rounds N (3)  --idle N (2500)  --trickle N (2500)
-#          --port N (8032)  --no-throttle-phase
+#          --flooders N (8; 0: no login flood)  --port N (8032)  --no-throttle-phase
+# (--idle 0 --trickle 0, or --flooders 0, measure what each half of the attack costs.)
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 RUN=${1:?usage: bench/attack.sh RUN_DIR [--seconds N] [--rounds N] [--idle N] [--trickle N] [--port N]}
 shift
-DUR=15 ROUNDS=3 IDLE=2500 TRICKLE=2500 PORT=8032 UNTHROTTLED=1
+DUR=15 ROUNDS=3 IDLE=2500 TRICKLE=2500 FLOODERS=8 PORT=8032 UNTHROTTLED=1
 while [[ $# -gt 0 ]]; do
   case $1 in
     --seconds) DUR=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
     --idle) IDLE=$2; shift 2 ;;
     --trickle) TRICKLE=$2; shift 2 ;;
+    --flooders) FLOODERS=$2; shift 2 ;;
     --port) PORT=$2; shift 2 ;;
     --no-throttle-phase) UNTHROTTLED=0; shift ;;
     *) echo "attack.sh: unknown argument $1" >&2; exit 2 ;;
@@ -72,14 +76,17 @@ start_server() {  # extra environment assignments...
 stop_server() { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; SERVER=""; }
 field() { grep -o " $1=[^ ]*" "$2" | head -1 | cut -d= -f2; }
 server_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$SERVER/stat"; }
-reads() {  # OUTFILE; also OUTFILE.cpu: the server's CPU over the reads, % of one core
-  local t0 t1 s0 s1
-  t0=$(server_ticks); s0=$(date +%s%N)
+cpu1_ticks() { awk '$1 == "cpu1" { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat; }  # busy idle
+reads() {  # OUTFILE; also OUTFILE.cpu: the server's CPU over the reads, % of one core, and
+  # how busy CPU 1 was (wrk and the attackers): near 100%, the load side limited the reads
+  local t0 t1 s0 s1 b0 i0 b1 i1
+  t0=$(server_ticks); s0=$(date +%s%N); read -r b0 i0 < <(cpu1_ticks)
   taskset -c 1 wrk -t1 -c64 -d"${DUR}s" -s "$HERE/bench.lua" "$base/api/private/" -- \
     auth=token creds="$CREDS" users="$READERS" >"$1" 2>&1
-  t1=$(server_ticks); s1=$(date +%s%N)
+  t1=$(server_ticks); s1=$(date +%s%N); read -r b1 i1 < <(cpu1_ticks)
   awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v ns="$((s1 - s0))" \
-    'BEGIN { printf "%.0f\n", t / hz / (ns / 1e9) * 100 }' >"$1.cpu"
+    -v b="$((b1 - b0))" -v i="$((i1 - i0))" \
+    'BEGIN { printf "%.0f\t%.0f\n", t / hz / (ns / 1e9) * 100, b / (b + i) * 100 }' >"$1.cpu"
 }
 rss_reset() { echo 5 >"/proc/$SERVER/clear_refs" 2>/dev/null || true; }
 rss_peak() { awk '$1 == "VmHWM:" { printf "%.1f", $2 / 1024 }' "/proc/$SERVER/status"; }
@@ -99,16 +106,21 @@ attack_phase() {  # NAME ROUND
     [[ ${held:-0} -ge $(( (IDLE + TRICKLE) * 95 / 100 )) ]] && break
     sleep 0.5
   done
-  taskset -c 1 wrk -t1 -c8 -d"$(( DUR + 1 ))s" -s "$HERE/bench.lua" "$base/api/auth/token/login/" -- \
-    auth=none method=POST body=login creds="$CREDS" users="$READERS" >"$WORK/$name-login.txt" 2>&1 &
-  local login=$!
+  local login=""
+  if [[ $FLOODERS -gt 0 ]]; then
+    taskset -c 1 wrk -t1 -c"$FLOODERS" -d"$(( DUR + 1 ))s" -s "$HERE/bench.lua" "$base/api/auth/token/login/" -- \
+      auth=none method=POST body=login creds="$CREDS" users="$READERS" >"$WORK/$name-login.txt" 2>&1 &
+    login=$!
+  else
+    echo " rps=0 requests=0 non2xx=0" >"$WORK/$name-login.txt"
+  fi
   sleep 0.5
   local held_at_start
   held_at_start=$(tail -1 "$WORK/$name-attackers.log" | grep -o 'held=[0-9]*' | cut -d= -f2 || true)
   reads "$WORK/$name-reads.txt"
   local held_at_end
   held_at_end=$(tail -1 "$WORK/$name-attackers.log" | grep -o 'held=[0-9]*' | cut -d= -f2 || true)
-  wait "$login"
+  [[ -z $login ]] || wait "$login"
   kill "$ATTACK" 2>/dev/null || true; wait "$ATTACK" 2>/dev/null || true; ATTACK=""
   local l=$WORK/$name-login.txt
   row "$1" "$2" "$WORK/$name-reads.txt" "$held_at_start" "$held_at_end" "$(field rps "$l")" \
@@ -166,8 +178,8 @@ for line in open(sys.argv[1]):
     rows.setdefault(p[0], []).append(p)
 ms = lambda us: f"{float(us) / 1000:.2f}"
 med = lambda xs: statistics.median(float(x) for x in xs)
-print("| phase | reads req/s | of quiet | p50 / p99 ms | non-2xx / errors | server CPU | peak RSS MiB | attack |")
-print("|---|---:|---:|---:|---:|---:|---:|---|")
+print("| phase | reads req/s | of quiet | p50 / p99 ms | non-2xx / errors | server CPU | CPU 1 busy | peak RSS MiB | attack |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
 detail = []
 for phase, rs in rows.items():
     suffix = phase.partition("-")[2]
@@ -177,22 +189,22 @@ for phase, rs in rows.items():
     # of quiet: the median of each attack round over the quiet round just before it
     ratio = statistics.median(float(r[2]) / quiet[r[1]] for r in rs)
     note = "no attack"
-    if rs[0][8]:
-        held = ", ".join(f"{r[8]}→{r[9]}" for r in rs)
+    if phase.startswith("attack"):
+        held = ", ".join(f"{r[8] or 0}→{r[9] or 0}" for r in rs)
         note = (f"held {held}; login flood {med(r[10] for r in rs):,.0f} req/s, "
                 f"{sum(int(r[11]) for r in rs):,} sent, {sum(int(r[12]) for r in rs):,} refused (429)")
     print(f"| {phase} | {statistics.median(rps):,.0f} ({min(rps):,.0f}–{max(rps):,.0f}) | {ratio:.0%} | "
           f"{ms(med(r[3] for r in rs))} / {ms(med(r[4] for r in rs))} | "
           f"{sum(int(r[6]) for r in rs)} / {sum(int(r[7]) for r in rs)} | {med(r[13] for r in rs):.0f}% | "
-          f"{rss.get(suffix, '?')} | {note} |")
+          f"{med(r[14] for r in rs):.0f}% | {rss.get(suffix, '?')} | {note} |")
     for r in rs:
         detail.append(f"| {phase} | {r[1]} | {float(r[2]):,.0f} | {float(r[2]) / quiet[r[1]]:.0%} | "
-                      f"{ms(r[3])} / {ms(r[4])} / {ms(r[5])} | {r[6]} / {r[7]} | {r[13]}% |")
+                      f"{ms(r[3])} / {ms(r[4])} / {ms(r[5])} | {r[6]} / {r[7]} | {r[13]}% | {r[14]}% |")
 print()
 print("<details><summary>Per round</summary>")
 print()
-print("| phase | round | reads req/s | of that round's quiet | p50 / p99 / max ms | non-2xx / errors | server CPU |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+print("| phase | round | reads req/s | of that round's quiet | p50 / p99 / max ms | non-2xx / errors | server CPU | CPU 1 busy |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
 print("\n".join(detail))
 print()
 print("</details>")

