@@ -16,7 +16,7 @@
 # CPU in each):
 #   quiet      GET /api/private/ (token), 64 connections: the baseline
 #   attack     the same reads while bench/attackers.py holds --idle + --trickle connections
-#              (from 127.0.1.x, under the per-address cap) and 8 connections flood
+#              (from 127.0.1.x, under the per-address cap) and --flooders connections (8) flood
 #              POST /api/auth/token/login/ with the right passwords of rotating users
 #   (--no-throttle-phase skips) a second server with the credential throttles off, so that
 #              every login attempt hashes a password (the worst case: a botnet from many
@@ -151,7 +151,7 @@ rounds() {  # SUFFIX: quiet and attack rounds, alternating, on the running serve
   printf 'rss\t%s\t%s\n' "$suffix" "$(rss_peak)" >>"$ROWS"
 }
 
-echo "== reads, quiet and under attack ($IDLE idle + $TRICKLE trickling connections, 8 login flooders), $ROUNDS rounds each (defaults, throttles on)" >&2
+echo "== reads, quiet and under attack ($IDLE idle + $TRICKLE trickling connections, $FLOODERS login flooders), $ROUNDS rounds each (defaults, throttles on)" >&2
 start_server
 rounds ""
 stop_server

@@ -102,6 +102,11 @@ pub struct ThrottleSettings {
     pub redis_url: Option<String>,
     /// Prefix of every Redis key (several deployments can share one Redis).
     pub redis_prefix: String,
+    /// Seconds a refused request is held before its 429 (never longer than its wait), so
+    /// that a client flooding over a few connections gets one refusal a second on each
+    /// instead of as many as the server can answer. `0`: answer at once, as DRF does.
+    #[serde(deserialize_with = "seconds")]
+    pub refusal_delay: f64,
 }
 
 impl Default for ThrottleSettings {
@@ -115,8 +120,17 @@ impl Default for ThrottleSettings {
                 .collect(),
             redis_url: None,
             redis_prefix: "lendbook:".into(),
+            refusal_delay: 1.0,
         }
     }
+}
+
+/// A non-negative, finite number of seconds (what `Duration` can hold).
+fn seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let secs = f64::deserialize(d)?;
+    std::time::Duration::try_from_secs_f64(secs)
+        .map(|_| secs)
+        .map_err(|_| serde::de::Error::custom(format!("{secs} is not a number of seconds")))
 }
 
 fn optional_rate<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

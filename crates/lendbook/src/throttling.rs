@@ -58,7 +58,8 @@ pub fn build(settings: &ThrottleSettings, db: &Database) -> Result<Throttling, C
             None
         }
     };
-    let mut throttling = Throttling::new(store);
+    let mut throttling = Throttling::new(store)
+        .refusal_delay(std::time::Duration::from_secs_f64(settings.refusal_delay));
     if let Some(r) = settings.anon.as_deref().and_then(rate) {
         throttling = throttling.anon(r);
     }

@@ -755,3 +755,47 @@ async fn a_flood_of_refusals_is_logged_within_a_budget_and_counted_in_full() {
     // The recorder is process-wide: other tests' refusals may add to it.
     assert!(counted >= (flood + 1) as f64, "{counted}");
 }
+
+/// By default a refusal is held for a second before its 429 (`[throttle] refusal_delay`):
+/// eight connections that each send their next login as soon as the last is answered get
+/// about one refusal a second each, not as many as the server can answer, and
+/// `Retry-After` counts from the answer. Requests that are let through are not held.
+#[tokio::test]
+async fn a_flood_of_refused_logins_is_held_to_one_refusal_a_second_per_connection() {
+    assert_eq!(Config::default().throttle.refusal_delay, 1.0);
+    let app = TestApp::spawn_with(|c| {
+        set_rates(c, &[("login", "1/min")]);
+        c.throttle.refusal_delay = Config::default().throttle.refusal_delay;
+    })
+    .await;
+    let me = loopback(2);
+    let started = std::time::Instant::now();
+    spend_logins(&app, me, 1).await;
+    assert!(started.elapsed() < Duration::from_millis(900), "not held");
+
+    let flood = (0..8).map(|_| async {
+        let mut answers = Vec::new();
+        let started = std::time::Instant::now();
+        while started.elapsed() < Duration::from_millis(2500) {
+            let body = json!({"username": "nobody", "password": "x"});
+            answers.push(post(&app, me, "/api/login/", None, body).await);
+        }
+        answers
+    });
+    let answers: Vec<Answer> = futures::future::join_all(flood)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    // 2.5 s on 8 connections at one refusal a second: 3 each at most, 24 in all (answered
+    // at once, they would be thousands).
+    assert!(
+        (16..=24).contains(&answers.len()),
+        "{} refusals",
+        answers.len()
+    );
+    for a in &answers {
+        // The wait was under 60 s when decided, less the second it was held.
+        assert_throttled(a, 50, 59);
+    }
+}

@@ -31,6 +31,7 @@ mod store;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use classes::{
     ident, AnonRateThrottle, CredentialThrottle, ScopedRateThrottle, Spend, Throttle,
@@ -53,6 +54,8 @@ pub struct Throttling {
     rates: HashMap<String, Rate>,
     /// The "request throttled" warnings' budget ([`Throttling::WARNINGS`]).
     warnings: Arc<LogBudget>,
+    /// How long a refusal is held before it is answered ([`Throttling::refusal_delay`]).
+    refusal_delay: Duration,
 }
 
 impl std::fmt::Debug for Throttling {
@@ -87,11 +90,35 @@ impl Throttling {
             store,
             defaults: Vec::new(),
             rates: HashMap::new(),
-            warnings: Arc::new(LogBudget::new(
-                Self::WARNINGS,
-                std::time::Duration::from_secs(1),
-            )),
+            warnings: Arc::new(LogBudget::new(Self::WARNINGS, Duration::from_secs(1))),
+            refusal_delay: Duration::ZERO,
         }
+    }
+
+    /// Holds a refused request for up to `delay` (never longer than its wait) before the
+    /// 429 goes out; `Retry-After` then counts from the answer. Default: none, as in DRF.
+    ///
+    /// A client that sends its next request as soon as the last is answered — a flood
+    /// over a few connections — is otherwise refused as fast as the server can answer, and
+    /// takes a share of the server as large as the connections it holds. Held for a second,
+    /// each connection costs at most one refusal a second; the wait is a timer, not a
+    /// worker.
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// use axum_drf::throttling::{MemoryCounters, Throttling};
+    /// let throttling = Throttling::new(Arc::new(MemoryCounters::new()))
+    ///     .refusal_delay(Duration::from_secs(1));
+    /// assert_eq!(throttling.held_for(), Duration::from_secs(1));
+    /// ```
+    pub fn refusal_delay(mut self, delay: Duration) -> Self {
+        self.refusal_delay = delay;
+        self
+    }
+
+    /// The longest a refusal is held ([`Throttling::refusal_delay`]).
+    pub fn held_for(&self) -> Duration {
+        self.refusal_delay
     }
 
     /// Adds DRF's `AnonRateThrottle` at `rate` to every view.
@@ -203,7 +230,14 @@ impl Throttling {
         if waits.is_empty() {
             return Ok(pending);
         }
-        let wait = waits.into_iter().flatten().reduce(f64::max);
+        let mut wait = waits.into_iter().flatten().reduce(f64::max);
+        if !self.refusal_delay.is_zero() {
+            let hold = wait.map_or(self.refusal_delay, |w| {
+                self.refusal_delay.min(Duration::from_secs_f64(w.max(0.0)))
+            });
+            tokio::time::sleep(hold).await;
+            wait = wait.map(|w| (w - hold.as_secs_f64()).max(0.0));
+        }
         Err(ApiError::Throttled {
             wait: wait.map(|w| w.ceil() as u64),
         })

@@ -47,6 +47,9 @@ impl TestApp {
         };
         let database = TestDatabase::new_in(dir.path(), "lendbook_test").await;
         config.database_url = database.url().to_owned();
+        // Refusals answered at once: tests count many of them (tests/throttling.rs checks
+        // the default hold).
+        config.throttle.refusal_delay = 0.0;
         adjust(&mut config);
         Self::start(config, dir, Some(database)).await
     }
