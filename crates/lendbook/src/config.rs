@@ -105,7 +105,7 @@ pub struct ThrottleSettings {
     /// Seconds a refused request is held before its 429 (never longer than its wait), so
     /// that a client flooding over a few connections gets one refusal a second on each
     /// instead of as many as the server can answer. `0`: answer at once, as DRF does.
-    #[serde(deserialize_with = "seconds")]
+    #[serde(deserialize_with = "non_negative_secs")]
     pub refusal_delay: f64,
 }
 
@@ -123,14 +123,6 @@ impl Default for ThrottleSettings {
             refusal_delay: 1.0,
         }
     }
-}
-
-/// A non-negative, finite number of seconds (what `Duration` can hold).
-fn seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    let secs = f64::deserialize(d)?;
-    std::time::Duration::try_from_secs_f64(secs)
-        .map(|_| secs)
-        .map_err(|_| serde::de::Error::custom(format!("{secs} is not a number of seconds")))
 }
 
 fn optional_rate<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -305,10 +297,23 @@ impl ServerSettings {
 }
 
 fn positive_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    secs(d, "positive", |s| s > 0.0)
+}
+
+fn non_negative_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    secs(d, "non-negative", |s| s >= 0.0)
+}
+
+/// Seconds that `Duration` can hold (up to 1e9), with `low` as the lower bound.
+fn secs<'de, D: serde::Deserializer<'de>>(
+    d: D,
+    what: &str,
+    low: impl Fn(f64) -> bool,
+) -> Result<f64, D::Error> {
     let secs = f64::deserialize(d)?;
-    if !(secs > 0.0 && secs <= 1e9) {
+    if !(low(secs) && secs <= 1e9) {
         return Err(serde::de::Error::custom(format!(
-            "{secs} is not a positive number of seconds"
+            "{secs} is not a {what} number of seconds"
         )));
     }
     Ok(secs)

@@ -55,6 +55,13 @@ async fn createsuperuser_reads_the_environment_without_breaking_the_configuratio
         .output()
         .unwrap();
     assert!(err(&out).contains("unknown field"));
+    // So is a number of seconds no duration can hold.
+    let out = app
+        .cli_command(&["users", "list"])
+        .env("LENDBOOK_THROTTLE__REFUSAL_DELAY", "-1")
+        .output()
+        .unwrap();
+    assert!(err(&out).contains("-1 is not a non-negative number of seconds"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
