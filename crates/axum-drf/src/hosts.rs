@@ -74,17 +74,26 @@ impl AllowedHosts {
 
     /// Whether a `Host` header value names this site (Django's `get_host()` not raising).
     pub fn allows(&self, host: &str) -> bool {
+        // Lower-cased only when it has to be: clients send lower case, and the check then
+        // allocates nothing.
+        if host.bytes().any(|b| b.is_ascii_uppercase()) {
+            return self.allows_lowercase(&host.to_ascii_lowercase());
+        }
+        self.allows_lowercase(host)
+    }
+
+    fn allows_lowercase(&self, host: &str) -> bool {
         let Some(domain) = split_domain(host) else {
             return false;
         };
         if self.any {
             return true;
         }
-        self.exact.contains(&domain)
+        self.exact.iter().any(|p| p == domain)
             || self
                 .suffixes
                 .iter()
-                .any(|p| domain.ends_with(p.as_str()) || domain == p[1..])
+                .any(|p| domain.ends_with(p.as_str()) || domain == &p[1..])
     }
 
     /// The request's `Host` if it may be used (for absolute links), else
@@ -102,10 +111,9 @@ impl AllowedHosts {
     }
 }
 
-/// Django's `split_domain_port` then trailing-dot removal: the lower-cased domain, or `None`
-/// when the value is not `domain[:port]` / `[ipv6][:port]`.
-fn split_domain(host: &str) -> Option<String> {
-    let host = host.to_ascii_lowercase();
+/// Django's `split_domain_port` then trailing-dot removal on a lower-cased value: the
+/// domain, or `None` when the value is not `domain[:port]` / `[ipv6][:port]`.
+fn split_domain(host: &str) -> Option<&str> {
     let (domain, port) = if host.starts_with('[') {
         let end = host.find(']')?;
         let (domain, rest) = host.split_at(end + 1);
@@ -125,7 +133,7 @@ fn split_domain(host: &str) -> Option<String> {
     } else {
         let (domain, port) = match host.split_once(':') {
             Some((d, p)) => (d, Some(p)),
-            None => (host.as_str(), None),
+            None => (host, None),
         };
         let valid = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-';
         if domain.is_empty() || !domain.bytes().all(valid) {
@@ -137,7 +145,7 @@ fn split_domain(host: &str) -> Option<String> {
         return None;
     }
     let domain = domain.strip_suffix('.').unwrap_or(domain);
-    (!domain.is_empty()).then(|| domain.to_owned())
+    (!domain.is_empty()).then_some(domain)
 }
 
 /// A `Host` header this site does not answer to (Django's `DisallowedHost`).
