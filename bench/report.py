@@ -162,6 +162,19 @@ def main():
     if "plain" in sides:
         r = ratio("private", first, "plain")
         goal("token `/api/private/` with every layer on ≥ 90% of the layers off", r, r is not None and r >= 0.9, f"{r:.0%}" if r else "")
+    layers = {}
+    try:
+        with open(f"{run}/layers.tsv") as f:
+            for line in f:
+                ep, variant, med, lo, hi, reps = line.rstrip("\n").split("\t")
+                layers[(ep, variant)] = (float(med), float(lo), float(hi), int(reps))
+    except FileNotFoundError:
+        pass
+    if ("private", "on") in layers:
+        med, lo, hi, reps = layers[("private", "on")]
+        goal("token `/api/private/` with every layer on ≥ 90% of the layers off, both loaded at once "
+             f"(`bench/layers.sh`, requests per CPU-second, {reps} reps)",
+             med, med >= 90, f"{med:.0f}% ({lo:.0f}–{hi:.0f}%)")
     if "vs" in sides:
         r = ratio("private", first, "vs")
         goal("token `/api/private/` ≥ 120× the reference", r, r is not None and r >= 120, f"{r:.0f}×" if r else "")
@@ -183,6 +196,18 @@ def main():
         w("| goal (issue 15) | measured | |")
         w("|---|---:|---|")
         out.extend(goals)
+    if layers:
+        names = {"on": "every layer on", "off": "layers off (control)", "log": "access log", "metrics": "metrics",
+                 "throttle": "user-rate throttle", "hosts": "allowed hosts", "cors": "CORS"}
+        w("")
+        w("Every layer on against off with both servers loaded at once on the server CPU "
+          "(`bench/layers.sh`; the control pairs two layers-off servers): requests per CPU-second, "
+          "% of the layers-off server's in the same rep, median (min–max).")
+        w("")
+        w("| endpoint | variant | of layers off |")
+        w("|---|---|---:|")
+        for (ep, variant), (med, lo, hi, reps) in layers.items():
+            w(f"| `{meta.get(f'endpoint.{ep}', ep)}` | {names.get(variant, variant)} | {med:.1f}% ({lo:.1f}–{hi:.1f}) |")
     w("")
     w(
         "req/s: median of the rounds (min–max in brackets); p50/p99: median over the rounds of "

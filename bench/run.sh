@@ -49,6 +49,10 @@
 #       --port N           lendbook's port (default 8010)
 #       --out DIR          run directory (default target/bench/run-<timestamp>)
 #       --no-build         use the existing target/release/lendbook
+#       --no-layers        skip the closing bench/layers.sh pass (with plain and split
+#                          pinning, run.sh ends by measuring every layer on against off with
+#                          both servers loaded at once on the server CPU: a ratio this
+#                          machine's drift between rounds does not move)
 #   -h, --help
 set -euo pipefail
 
@@ -84,6 +88,7 @@ BUILD=1
 DB_URL=""
 KEEP_DB=0
 SIDES_ARG="lendbook,plain,axum"
+LAYERS=1
 PLAIN_EPS="public,private"
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
@@ -122,6 +127,7 @@ while [[ $# -gt 0 ]]; do
     --port) PORT=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --no-build) BUILD=0; shift ;;
+    --no-layers) LAYERS=0; shift ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
@@ -567,6 +573,18 @@ for ep in "${EPS[@]}"; do
   done
 done
 [[ $HWM_RESET -eq 1 ]] || meta note "VmHWM could not be reset (/proc/PID/clear_refs): peak RSS is since each process started"
+
+rm -f "$OUT/layers.tsv"
+if [[ $LAYERS -eq 1 && -n ${PIDS[plain]:-} && $PIN == split ]]; then
+  lb_eps=()
+  for ep in public private; do [[ ",$ENDPOINTS," == *",$ep,"* ]] && lb_eps+=("$ep"); done
+  if [[ ${#lb_eps[@]} -gt 0 ]]; then
+    say "layers: every layer on against off, both servers loaded at once (bench/layers.sh)"
+    "$HERE/layers.sh" "$OUT" --variants on,off --endpoints "$(IFS=,; echo "${lb_eps[*]}")" \
+      --connections "$CONNS" --server-cpus "$SERVER_CPUS" --client-cpus "$CLIENT_CPUS" \
+      --port $((PORT + 30)) --binary "$BIN" >/dev/null || say "WARNING: bench/layers.sh failed"
+  fi
+fi
 
 python3 "$HERE/report.py" "$OUT" >"$OUT/report.md"
 echo
