@@ -87,7 +87,11 @@ layer_config() {  # VARIANT -> path
 
 declare -A SPORT SPID
 PIDS=()
-cleanup() { [[ ${#PIDS[@]} -gt 0 ]] && kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null || true; }
+cleanup() {  # the servers still running (each pair is stopped after its variant)
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
 trap cleanup EXIT
 
 start() {  # NAME CONFIG PORT

@@ -197,7 +197,7 @@ def main():
         w("|---|---:|---|")
         out.extend(goals)
     if layers:
-        names = {"on": "every layer on", "off": "layers off (control)", "log": "access log", "metrics": "metrics",
+        layer_names = {"on": "every layer on", "off": "layers off (control)", "log": "access log", "metrics": "metrics",
                  "throttle": "user-rate throttle", "hosts": "allowed hosts", "cors": "CORS"}
         w("")
         w("Every layer on against off with both servers loaded at once on the server CPU "
@@ -207,7 +207,7 @@ def main():
         w("| endpoint | variant | of layers off |")
         w("|---|---|---:|")
         for (ep, variant), (med, lo, hi, reps) in layers.items():
-            w(f"| `{meta.get(f'endpoint.{ep}', ep)}` | {names.get(variant, variant)} | {med:.1f}% ({lo:.1f}–{hi:.1f}) |")
+            w(f"| `{meta.get(f'endpoint.{ep}', ep)}` | {layer_names.get(variant, variant)} | {med:.1f}% ({lo:.1f}–{hi:.1f}) |")
     w("")
     w(
         "req/s: median of the rounds (min–max in brackets); p50/p99: median over the rounds of "
