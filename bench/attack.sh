@@ -31,6 +31,8 @@
 # (--idle 0 --trickle 0, or --flooders 0, measure what each half of the attack costs.)
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
 ROOT=$(cd "$HERE/.." && pwd)
 RUN=${1:?usage: bench/attack.sh RUN_DIR [--seconds N] [--rounds N] [--idle N] [--trickle N] [--port N]}
 shift
@@ -70,7 +72,7 @@ start_server() {  # extra environment assignments...
   (cd "$WORK" && exec env "$@" taskset -c 0 "$BIN" --database-url "sqlite://$WORK/lendbook.sqlite3" \
     serve --bind "127.0.0.1:$PORT") >"$WORK/server.log" 2>&1 &
   SERVER=$!
-  for _ in $(seq 1 100); do curl -fs -o /dev/null "$base/api/public/" && return 0; sleep 0.1; done
+  wait_ready "$base/api/public/" "$SERVER" && return 0
   tail -20 "$WORK/server.log" >&2; exit 1
 }
 stop_server() { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; SERVER=""; }

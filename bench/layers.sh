@@ -33,6 +33,8 @@
 # for bench/run.sh's report (which runs this with --variants on,off unless --no-layers).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
 ROOT=$(cd "$HERE/.." && pwd)
 RUN=${1:?usage: bench/layers.sh RUN_DIR [--variants LIST] [--endpoints LIST] [--seconds N] [--reps N]}
 shift
@@ -106,12 +108,7 @@ start() {  # NAME CONFIG PORT
   SPID[$name]=$!
   SPORT[$name]=$port
   PIDS+=($!)
-  local i
-  for ((i = 0; i < 300; i++)); do
-    curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$port/api/public/" && return 0
-    kill -0 "${SPID[$name]}" 2>/dev/null || break
-    sleep 0.1
-  done
+  wait_ready "http://127.0.0.1:$port/api/public/" "${SPID[$name]}" && return 0
   tail -5 "$WORK/$name.log" >&2
   die "lendbook ($name) did not start"
 }

@@ -25,6 +25,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
 REPO=$(cd "$HERE/.." && pwd)
 USERS=200 ROWS=20 DUR=10 WARM=2 ROUNDS=3 CONNS=64 PIN="" OUT="" BUILD=1 QUICK=0
 
@@ -89,12 +91,7 @@ start() {  # SIDE LOG [CPUS]
      NOTES_DATABASE_URL="sqlite://$OUT/db/notes.sqlite3" NOTES_BIND="127.0.0.1:${PORT[notes]}" \
      NOTES_SECRET_KEY=notes-bench-secret-0123456789abcdef && exec "${cmd[@]}") >"$log" 2>&1 &
   PID[$side]=$!
-  local i
-  for ((i = 0; i < 300; i++)); do
-    curl -s -o /dev/null --max-time 1 "$url/api/login/" && return 0
-    kill -0 "${PID[$side]}" 2>/dev/null || break
-    sleep 0.1
-  done
+  wait_ready "$url/api/login/" "${PID[$side]}" && return 0
   tail -20 "$log" >&2; die "$side did not start (see $log)"
 }
 stop() { kill "${PID[$1]}" 2>/dev/null || true; wait "${PID[$1]}" 2>/dev/null || true; unset "PID[$1]"; }

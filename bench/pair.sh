@@ -13,6 +13,8 @@
 # processes on CPU 1), each instance's users apart (the first and second half of the readers).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
 ROOT=$(cd "$HERE/.." && pwd)
 RUN=$(cd "${1:?usage: bench/pair.sh RUN_DIR [SECONDS]}" && pwd)
 DUR=${2:-10}
@@ -33,7 +35,7 @@ start() {  # PORT
     LENDBOOK_THROTTLE__REDIS_PREFIX="pair$$:" exec taskset -c 0 "$BIN" --config "$RUN/layers-on.toml" \
     --database-url "$URL" serve --bind "127.0.0.1:$1") >"$RUN/pair-$1.log" 2>&1 &
   PIDS+=($!)
-  for _ in $(seq 1 100); do curl -fs -o /dev/null "http://127.0.0.1:$1/api/public/" && return 0; sleep 0.1; done
+  wait_ready "http://127.0.0.1:$1/api/public/" "${PIDS[-1]}" && return 0
   tail "$RUN/pair-$1.log" >&2; exit 1
 }
 load() {  # PORT PATH CONNS USERS OUT

@@ -57,6 +57,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
 REPO=$(cd "$HERE/.." && pwd)
 ORIG_CMD="bench/run.sh${*:+ $*}"
 
@@ -232,16 +234,6 @@ access_log = false
 enabled = false
 TOML
 
-wait_ready() {  # URL PID
-  local i
-  for ((i = 0; i < 300; i++)); do
-    curl -sf -o /dev/null --max-time 1 "$1/api/public/" && return 0
-    kill -0 "$2" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
-
 spawn_lendbook() {  # LOGFILE PORT CONFIG [taskset CPUs]; sets SPAWNED
   local log=$1 port=$2 config=$3 cpus=${4:-}
   ss -H -ltn "sport = :$port" | grep -q . && die "port $port is in use (pass --port)"
@@ -255,7 +247,7 @@ spawn_lendbook() {  # LOGFILE PORT CONFIG [taskset CPUs]; sets SPAWNED
      LENDBOOK_THROTTLE__SCOPES__REGISTER=off LENDBOOK_THROTTLE__SCOPES__REGISTER_ACCOUNT=off \
      && exec "${cmd[@]}") >"$log" 2>&1 &
   SPAWNED=$!
-  wait_ready "http://127.0.0.1:$port" "$SPAWNED" || { tail -20 "$log" >&2; die "lendbook did not start (see $log)"; }
+  wait_ready "http://127.0.0.1:$port/api/public/" "$SPAWNED" || { tail -20 "$log" >&2; die "lendbook did not start (see $log)"; }
 }
 
 start_lendbook() {  # LOGFILE [taskset CPUs]
@@ -319,7 +311,7 @@ if [[ " ${LB_SIDES[*]} " == *" axum "* ]]; then
   if [[ -n $srv_cpus ]]; then taskset -c "$srv_cpus" "$AXUM_BIN" "127.0.0.1:$((PORT + 2))" >"$OUT/axum.log" 2>&1 &
   else "$AXUM_BIN" "127.0.0.1:$((PORT + 2))" >"$OUT/axum.log" 2>&1 & fi
   pid=$!
-  wait_ready "http://127.0.0.1:$((PORT + 2))" "$pid" || die "bare axum did not start"
+  wait_ready "http://127.0.0.1:$((PORT + 2))/api/public/" "$pid" || die "bare axum did not start"
   SIDES+=(axum); URL[axum]=http://127.0.0.1:$((PORT + 2)); PIDS[axum]=$pid
   CREDS[axum]=$OUT/creds-lendbook.tsv; EXTRA_PIDS+=" $pid"
 fi
