@@ -52,8 +52,7 @@ done
 BIN=$ROOT/target/release/lendbook
 [[ -x $BIN ]] || { echo "attack.sh: build the release binary first (bench/run.sh does)" >&2; exit 2; }
 CREDS=$RUN/creds-lendbook.tsv
-USERS=$(wc -l <"$CREDS")
-READERS="0:$(( USERS * 9 / 10 ))"
+split_users "$(wc -l <"$CREDS")"   # the readers of bench/run.sh: READ_USERS
 STAMP=$(date -u +%Y%m%d-%H%M%S)
 WORK=$(mktemp -d)
 SERVER="" ATTACK=""
@@ -84,7 +83,7 @@ reads() {  # OUTFILE; also OUTFILE.cpu: the server's CPU over the reads, % of on
   local t0 t1 s0 s1 b0 i0 b1 i1
   t0=$(server_ticks); s0=$(date +%s%N); read -r b0 i0 < <(cpu1_ticks)
   taskset -c 1 wrk -t1 -c64 -d"${DUR}s" -s "$HERE/bench.lua" "$base/api/private/" -- \
-    auth=token creds="$CREDS" users="$READERS" >"$1" 2>&1
+    auth=token creds="$CREDS" users="$READ_USERS" >"$1" 2>&1
   t1=$(server_ticks); s1=$(date +%s%N); read -r b1 i1 < <(cpu1_ticks)
   awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v ns="$((s1 - s0))" \
     -v b="$((b1 - b0))" -v i="$((i1 - i0))" \
@@ -111,7 +110,7 @@ attack_phase() {  # NAME ROUND
   local login=""
   if [[ $FLOODERS -gt 0 ]]; then
     taskset -c 1 wrk -t1 -c"$FLOODERS" -d"$(( DUR + 1 ))s" -s "$HERE/bench.lua" "$base/api/auth/token/login/" -- \
-      auth=none method=POST body=login creds="$CREDS" users="$READERS" >"$WORK/$name-login.txt" 2>&1 &
+      auth=none method=POST body=login creds="$CREDS" users="$READ_USERS" >"$WORK/$name-login.txt" 2>&1 &
     login=$!
   else
     echo " rps=0 requests=0 non2xx=0" >"$WORK/$name-login.txt"

@@ -24,7 +24,7 @@
 # log (the access log at INFO, to a file), metrics, throttle (the user rate), hosts
 # (allowed hosts), cors, and off (the control: what the method reads as no difference).
 #
-# Options: --endpoints LIST (public,private)  --seconds N (4)  --reps N (5)
+# Options: --endpoints LIST (public,private; also session, borrowings, friends)  --seconds N (4)  --reps N (5)
 #          --connections N (64 per server)  --port N (8040; the variant takes the next one)
 #          --server-cpus L (0)  --client-cpus L (1)  --binary PATH (target/release/lendbook)
 # Prints a markdown table (also RUN_DIR/layers-<stamp>.md): per endpoint and variant, the
@@ -117,30 +117,21 @@ cpu_ns() {  # PID -> nanoseconds on a CPU, all threads
   cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ t += $1 } END { printf "%d\n", t }'
 }
 
-# The readers of bench/run.sh: every user but the last tenth, rotating.
-USERS=$(wc -l <"$CREDS")
-WRITERS=$(( USERS / 10 )); [[ $WRITERS -ge 1 ]] || WRITERS=1
-READERS=$(( USERS - WRITERS )); [[ $READERS -ge 1 ]] || READERS=$USERS
-wrk_args() {  # ENDPOINT -> path and script arguments
-  case $1 in
-    public) echo "/api/public/ -- auth=none" ;;
-    private) echo "/api/private/ -- auth=token creds=$CREDS users=0:$READERS" ;;
-    borrowings) echo "/api/v1/borrowings/?limit=20 -- auth=token creds=$CREDS users=0:$READERS" ;;
-    friends) echo "/api/v1/friends/ -- auth=token creds=$CREDS users=0:$READERS" ;;
-    *) die "endpoint $1: public, private, borrowings or friends" ;;
-  esac
-}
+# The users rotate as in bench/run.sh: readers, the last tenth left out.
+split_users "$(wc -l <"$CREDS")"
 load() {  # NAME ENDPOINT SECONDS OUT
-  local path rest
-  read -r path rest <<<"$(wrk_args "$2")"
-  # shellcheck disable=SC2086
+  # shellcheck disable=SC2046
   taskset -c "$CLIENT_CPUS" wrk -t1 -c"$CONNS" -d"$3s" --timeout 30s -s "$HERE/bench.lua" \
-    "http://127.0.0.1:${SPORT[$1]}$path" $rest >"$4" 2>&1 || true
+    "http://127.0.0.1:${SPORT[$1]}${EP_PATH[$2]}" -- $(ep_args "$2" "$CREDS") >"$4" 2>&1 || true
 }
 requests() { grep -o 'requests=[0-9]*' "$1" | head -1 | cut -d= -f2; }
 
 IFS=, read -ra VLIST <<<"$VARIANTS"
 IFS=, read -ra ELIST <<<"$ENDPOINTS"
+for ep in "${ELIST[@]}"; do
+  [[ " public private session borrowings friends " == *" $ep "* ]] \
+    || die "endpoint $ep: public, private, session, borrowings or friends (the reads)"
+done
 stop() {  # NAME
   kill "${SPID[$1]}" 2>/dev/null || true
   wait "${SPID[$1]}" 2>/dev/null || true
@@ -183,7 +174,7 @@ b = [float(x) for x in base.split()]
 w = [float(x) for x in var.split()]
 names = {"on": "every layer on", "log": "access log", "metrics": "metrics", "throttle": "user-rate throttle",
          "hosts": "allowed hosts", "cors": "CORS", "off": "layers off (control)"}
-eps = {"public": "`GET /api/public/`", "private": "`GET /api/private/` (token)",
+eps = {"public": "`GET /api/public/`", "private": "`GET /api/private/` (token)", "session": "`GET /api/private/` (session)",
        "borrowings": "`GET /api/v1/borrowings/?limit=20`", "friends": "`GET /api/v1/friends/`"}
 print(f"| {eps.get(ep, ep)} | {names[v]} | {statistics.median(r):.1f}% ({min(r):.1f}–{max(r):.1f}) "
       f"| {statistics.median(b):,.0f} | {statistics.median(w):,.0f} |")

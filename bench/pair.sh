@@ -21,8 +21,7 @@ DUR=${2:-10}
 URL=$(cat "$RUN/db/database-url") || { echo "pair.sh: $RUN is not a PostgreSQL run kept with --keep-db" >&2; exit 2; }
 BIN=$ROOT/target/release/lendbook
 CREDS=$RUN/creds-lendbook.tsv
-USERS=$(wc -l <"$CREDS")
-READERS=$(( USERS * 9 / 10 ))
+split_users "$(wc -l <"$CREDS")"   # the readers of bench/run.sh: READERS
 HALF=$(( READERS / 2 ))
 PIDS=()
 cleanup() {

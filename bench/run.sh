@@ -341,14 +341,9 @@ if [[ -n $VS_URL ]]; then
   done
 fi
 
-# Users: the last tenth writes (POST /api/v1/friends/ makes its friend lists grow), the
-# others read and log in.
-WRITERS=$(( USERS / 10 )); [[ $WRITERS -ge 1 ]] || WRITERS=1
-READERS=$(( USERS - WRITERS )); [[ $READERS -ge 1 ]] || READERS=$USERS
-READ_USERS="0:$READERS"
-WRITE_USERS="$(( USERS - WRITERS )):$USERS"
+split_users "$USERS"
 
-# endpoint -> "METHOD PATH" and wrk script arguments
+# endpoint -> "METHOD PATH" (paths and wrk script arguments: bench/lib.sh)
 declare -A EP_LABEL=(
   [public]="GET /api/public/"
   [private]="GET /api/private/ (token)"
@@ -358,20 +353,6 @@ declare -A EP_LABEL=(
   [friends-post]="POST /api/v1/friends/"
   [login]="POST /api/auth/token/login/"
 )
-declare -A EP_PATH=(
-  [public]=/api/public/ [private]=/api/private/ [session]=/api/private/
-  [borrowings]="/api/v1/borrowings/?limit=20" [friends]=/api/v1/friends/
-  [friends-post]=/api/v1/friends/ [login]=/api/auth/token/login/
-)
-ep_args() {  # ENDPOINT CREDS -> wrk script arguments
-  case $1 in
-    public) echo "auth=none" ;;
-    private|borrowings|friends) echo "auth=token creds=$2 users=$READ_USERS" ;;
-    session) echo "auth=session creds=$2 users=$READ_USERS" ;;
-    friends-post) echo "auth=token creds=$2 users=$WRITE_USERS method=POST body=friend" ;;
-    login) echo "auth=none creds=$2 users=$READ_USERS method=POST body=login" ;;
-  esac
-}
 ep_conns() { if [[ $1 == login ]]; then echo "$LOGIN_CONNS"; else echo "$CONNS"; fi; }
 
 preflight() {  # ENDPOINT SIDE -> HTTP status of one request like the load's first
