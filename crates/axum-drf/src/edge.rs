@@ -274,17 +274,15 @@ impl Observed {
         if self.access_log {
             let user_id = served.and_then(|s| s.user_id);
             let request_id = request_id.and_then(|v| v.to_str().ok()).unwrap_or("-");
-            // Fields only, of cheap types: formatting this line is the access log's whole
-            // cost (a formatted message and a float latency were a third of it).
-            tracing::info!(
-                target: "access",
-                method = self.method.as_str(),
-                route = &*route,
-                status = status.as_u16(),
-                latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            crate::logging::AccessLine {
+                method: self.method.as_str(),
+                route: &route,
+                status: status.as_u16(),
+                latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
                 user_id,
                 request_id,
-            );
+            }
+            .log();
         }
     }
 }

@@ -444,6 +444,26 @@ async fn json_logs_carry_user_and_request_ids_and_the_access_log_switches_off() 
     let log = stop(dir.path(), child);
     assert!(log.contains("listening"), "{log}");
     assert!(!log.contains("/healthz"), "access log not off:\n{log}");
+
+    // The log filter turns the access target off too, in both layouts (the line is written
+    // without tracing's event path, so the filter is checked on its own).
+    for format in ["text", "json"] {
+        let dir = tempfile::tempdir().unwrap();
+        let env = [
+            ("LENDBOOK_LOG", "info,access=off"),
+            ("LENDBOOK_LOG_FORMAT", format),
+        ];
+        let (addr, child) = serve(dir.path(), &env);
+        reqwest::get(format!("http://{addr}/healthz"))
+            .await
+            .unwrap();
+        let log = stop(dir.path(), child);
+        assert!(log.contains("listening"), "{format}: {log}");
+        assert!(
+            !log.contains("/healthz"),
+            "{format}: access target not off:\n{log}"
+        );
+    }
 }
 
 #[test]

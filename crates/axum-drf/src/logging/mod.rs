@@ -45,6 +45,11 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter}
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::EnvFilter;
 
+mod access;
+
+pub use access::AccessLine;
+use access::Layout;
+
 /// How log lines are laid out.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -118,19 +123,43 @@ impl Logging {
         let ansi = io::stderr().is_terminal();
         let builder = tracing_subscriber::fmt()
             .with_env_filter(filter)
-            .with_writer(writer)
+            .with_writer(writer.clone())
             .with_timer(UtcMicros)
             .with_ansi(ansi);
-        let _ = match self.format {
+        match self.format {
             // Colour is for people at a terminal; files and collectors get plain fields.
-            LogFormat::Text if !ansi => builder
-                .fmt_fields(PlainFields)
-                .event_format(PlainFormat::default())
-                .try_init(),
-            LogFormat::Text => builder.try_init(),
-            LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        };
+            LogFormat::Text if !ansi => install(
+                builder
+                    .fmt_fields(PlainFields)
+                    .event_format(PlainFormat::default())
+                    .finish(),
+                writer,
+                Layout::Text,
+            ),
+            LogFormat::Text => {
+                let _ = builder.try_init();
+            }
+            LogFormat::Json => install(
+                builder.json().flatten_event(true).finish(),
+                writer,
+                Layout::Json,
+            ),
+        }
         guard
+    }
+}
+
+/// Installs `subscriber` as the global default and, if it was installed, writes the access
+/// log's lines for it directly ([`AccessLine`]).
+fn install<S>(subscriber: S, writer: BatchWriter, layout: Layout)
+where
+    S: tracing::Subscriber + Send + Sync + 'static,
+{
+    let dispatch = tracing::Dispatch::new(subscriber);
+    if tracing_subscriber::util::SubscriberInitExt::try_init(dispatch.clone()).is_ok() {
+        if let Some(direct) = access::Direct::new::<S>(&dispatch, writer, layout) {
+            direct.install();
+        }
     }
 }
 
@@ -197,22 +226,26 @@ impl<W: fmt::Write> PlainVisitor<W> {
     }
 }
 
+/// A string field's value as the default formatter writes it: quoted, escaped as `Debug`
+/// escapes it only when it holds a quote, a backslash or a character outside printable ASCII.
+fn write_quoted(w: &mut impl fmt::Write, value: &str) -> fmt::Result {
+    let plain = value
+        .bytes()
+        .all(|b| matches!(b, 0x20..=0x7e) & (b != b'"') & (b != b'\\'));
+    if !plain {
+        return write!(w, "{value:?}");
+    }
+    w.write_char('"')?;
+    w.write_str(value)?;
+    w.write_char('"')
+}
+
 impl<W: fmt::Write> Visit for PlainVisitor<W> {
     fn record_str(&mut self, field: &Field, value: &str) {
         let message = field.name() == "message";
-        self.field(field, |w| {
-            let plain = value
-                .bytes()
-                .all(|b| matches!(b, 0x20..=0x7e) & (b != b'"') & (b != b'\\'));
-            match (message, plain) {
-                (true, _) => w.write_str(value),
-                (false, true) => {
-                    w.write_char('"')?;
-                    w.write_str(value)?;
-                    w.write_char('"')
-                }
-                (false, false) => write!(w, "{value:?}"),
-            }
+        self.field(field, |w| match message {
+            true => w.write_str(value),
+            false => write_quoted(w, value),
         });
     }
 
@@ -547,32 +580,50 @@ impl BatchWriter {
 
     /// Appends one formatted line (tracing-subscriber writes each event with one call).
     fn append(&self, line: &[u8]) {
+        self.append_with(|buf| buf.extend_from_slice(line));
+    }
+
+    /// Appends what `write` writes to this thread's buffer, with the buffer locked (a lock
+    /// no other logging thread takes): one line, formatted in place.
+    fn append_with(&self, write: impl FnOnce(&mut Vec<u8>)) {
         let shared = &self.shared;
-        let buffer = LOCAL.try_with(|local| {
-            let mut local = local.borrow_mut();
-            if let Some((_, b)) = local.iter().find(|(id, _)| *id == shared.id) {
-                return b.clone();
+        let mut write = Some(write);
+        // The thread's buffer is borrowed, not cloned: an `Arc` clone and drop per line were
+        // a measurable part of the access log (perf, token reads).
+        let _ = LOCAL.try_with(|local| {
+            let Ok(mut local) = local.try_borrow_mut() else {
+                return;
+            };
+            let at = match local.iter().position(|(id, _)| *id == shared.id) {
+                Some(at) => at,
+                None => {
+                    let b = Arc::new(Mutex::new(Vec::with_capacity(Self::FLUSH_AT)));
+                    lock(&shared.buffers).push(b.clone());
+                    local.push((shared.id, b));
+                    local.len() - 1
+                }
+            };
+            let buffer = &local[at].1;
+            let len = {
+                let mut buf = lock(buffer);
+                if let Some(write) = write.take() {
+                    write(&mut buf);
+                }
+                buf.len()
+            };
+            if len >= Self::MAX_BUFFER || shared.stopping.load(Ordering::Acquire) {
+                // Write it here: the output is behind, or the flusher has stopped.
+                shared.write_out(std::slice::from_ref(buffer));
+            } else if len >= Self::FLUSH_AT {
+                shared.wake();
             }
-            let b = Arc::new(Mutex::new(Vec::with_capacity(Self::FLUSH_AT)));
-            lock(&shared.buffers).push(b.clone());
-            local.push((shared.id, b.clone()));
-            b
         });
-        let Ok(buffer) = buffer else {
-            // Logging from a thread-local destructor: write the line straight out.
-            let _ = lock(&shared.out).write_all(line);
-            return;
-        };
-        let len = {
-            let mut buf = lock(&buffer);
-            buf.extend_from_slice(line);
-            buf.len()
-        };
-        if len >= Self::MAX_BUFFER || shared.stopping.load(Ordering::Acquire) {
-            // Write it here: the output is behind, or the flusher has stopped.
-            shared.write_out(&[buffer]);
-        } else if len >= Self::FLUSH_AT {
-            shared.wake();
+        // Logging from a thread-local destructor (or from within a line being appended):
+        // write the line straight out.
+        if let Some(write) = write.take() {
+            let mut line = Vec::new();
+            write(&mut line);
+            let _ = lock(&shared.out).write_all(&line);
         }
     }
 }
