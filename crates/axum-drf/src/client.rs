@@ -118,6 +118,30 @@ pub fn client_ip(
     Some(client)
 }
 
+/// The address that stands for a client in per-client limits: IPv4 (and IPv4-mapped IPv6)
+/// addresses as they are, other IPv6 addresses by their /64 (the rest zeroed). One host
+/// usually holds a whole /64, so counting its addresses one by one would give it 2^64
+/// budgets. The server's per-address connection cap and the throttles' client keys use it.
+///
+/// ```
+/// use std::net::IpAddr;
+/// use axum_drf::client::address_key;
+/// let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+/// assert_eq!(address_key(ip("203.0.113.9")), ip("203.0.113.9"));
+/// assert_eq!(address_key(ip("2001:db8:1:2:aaaa::7")), ip("2001:db8:1:2::"));
+/// assert_eq!(address_key(ip("::ffff:203.0.113.9")), ip("203.0.113.9"));
+/// ```
+pub fn address_key(ip: IpAddr) -> IpAddr {
+    match canonical(ip) {
+        IpAddr::V6(v6) => {
+            let mut octets = v6.octets();
+            octets[8..].fill(0);
+            IpAddr::V6(octets.into())
+        }
+        v4 => v4,
+    }
+}
+
 /// An `X-Forwarded-For` entry: an address, optionally with a port (`1.2.3.4:80`,
 /// `[::1]:80`).
 fn parse_hop(hop: &str) -> Option<IpAddr> {
@@ -140,6 +164,17 @@ fn canonical(ip: IpAddr) -> IpAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(address_key(a), address_key(b));
+        assert_ne!(address_key(a), address_key(c));
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(address_key(mapped), "192.0.2.7".parse::<IpAddr>().unwrap());
+    }
 
     fn xff(v: &str) -> HeaderMap {
         let mut h = HeaderMap::new();

@@ -544,6 +544,40 @@ async fn clients_are_told_apart_by_the_forwarded_address_only_from_trusted_proxi
     assert_eq!(login(&untrusting, "203.0.113.8").await, 429);
 }
 
+/// An IPv6 client is counted by its /64: a host holding one cannot take a fresh budget per
+/// address (DRF keys the whole address).
+#[tokio::test]
+async fn ipv6_clients_are_counted_by_their_64() {
+    let login = |app: &TestApp, xff: &'static str| {
+        let req = client_from(loopback(2))
+            .post(app.url("/api/login/"))
+            .header("X-Forwarded-For", xff)
+            .json(&json!({"username": "nobody", "password": "x"}));
+        async move { req.send().await.unwrap().status() }
+    };
+    let app = TestApp::spawn_with(|c| {
+        c.server.trusted_proxies = vec!["127.0.0.2".into()];
+        c.throttle.anon = Some("2/min".into());
+        set_rates(c, &[("login", "1/min")]);
+    })
+    .await;
+    assert_eq!(login(&app, "2001:db8:1:2::7").await, 400);
+    assert_eq!(login(&app, "2001:db8:1:2:ffff::8").await, 429);
+    assert_eq!(login(&app, "2001:db8:1:3::7").await, 400);
+    // The anon rate too: the logins above were anonymous requests, two from the first /64
+    // and one from the second.
+    let public = |xff: &'static str| {
+        let req = client_from(loopback(2))
+            .get(app.url("/api/public/"))
+            .header("X-Forwarded-For", xff);
+        async move { req.send().await.unwrap().status() }
+    };
+    assert_eq!(public("2001:db8:1:2::1:1").await, 429);
+    assert_eq!(public("2001:db8:1:3::1:1").await, 200);
+    assert_eq!(public("2001:db8:1:3::1:2").await, 429);
+    assert_eq!(public("2001:db8:1:4::1").await, 200);
+}
+
 // ---- shared counters ----
 
 fn redis_prefix() -> String {

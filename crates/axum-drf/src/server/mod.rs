@@ -327,22 +327,6 @@ struct Limits {
     max_per_ip: usize,
 }
 
-/// The per-address key: IPv4 (and IPv4-mapped IPv6) addresses as they are, other IPv6
-/// addresses by their /64.
-fn client_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let mut octets = v6.octets();
-                octets[8..].fill(0);
-                IpAddr::V6(octets.into())
-            }
-        },
-    }
-}
-
 impl Limits {
     /// A slot for a connection from `ip`, or the cap it would exceed.
     fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, usize> {
@@ -350,7 +334,7 @@ impl Limits {
             self.total.fetch_sub(1, Ordering::AcqRel);
             return Err(self.max_total);
         }
-        let key = client_key(ip);
+        let key = crate::client::address_key(ip);
         let mut per_ip = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
         let count = per_ip.entry(key).or_insert(0);
         if *count >= self.max_per_ip {
@@ -587,17 +571,6 @@ impl<F: Future> Future for Counted<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ipv6_clients_share_a_slot_per_64() {
-        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
-        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
-        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
-        assert_eq!(client_key(a), client_key(b));
-        assert_ne!(client_key(a), client_key(c));
-        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
-        assert_eq!(client_key(mapped), "192.0.2.7".parse::<IpAddr>().unwrap());
-    }
 
     #[test]
     fn caps_refuse_and_release() {

@@ -43,6 +43,19 @@ fn address_text(ip: std::net::IpAddr) -> String {
     }
 }
 
+/// The client part of a throttle key: DRF's `get_ident` for IPv4 clients; an IPv6 client's
+/// /64 (`2001:db8:1:2::/64`) where DRF keys the whole address, since a host that holds a
+/// /64 could otherwise take a fresh budget, and a fresh entry in the counters, per request
+/// ([`address_key`](crate::client::address_key)). Logs still name the whole address
+/// ([`ident`]).
+fn client_ident(request: &ApiRequest) -> String {
+    match request.client_ip.map(crate::client::address_key) {
+        Some(ip @ std::net::IpAddr::V6(_)) => format!("{ip}/64"),
+        Some(ip) => address_text(ip),
+        None => String::new(),
+    }
+}
+
 // DRF's `cache_format`.
 fn cache_key(scope: &str, ident: &str) -> String {
     // Pushed rather than `format!`ed: this runs on every throttled request.
@@ -59,7 +72,7 @@ fn cache_key(scope: &str, ident: &str) -> String {
 fn user_or_ident_key(scope: &str, request: &ApiRequest) -> String {
     match &request.identity.user {
         Some(user) => cache_key(scope, itoa::Buffer::new().format(user.id)),
-        None => cache_key(scope, &ident(request)),
+        None => cache_key(scope, &client_ident(request)),
     }
 }
 
@@ -81,7 +94,7 @@ impl Throttle for AnonRateThrottle {
         if request.identity.user.is_some() {
             return None;
         }
-        Some(cache_key("anon", &ident(request)))
+        Some(cache_key("anon", &client_ident(request)))
     }
 }
 
@@ -145,7 +158,7 @@ type AccountFn = Arc<dyn Fn(&ApiRequest) -> Option<String> + Send + Sync>;
 /// themselves spent on that account within the period. A client that has not — the real
 /// user on their own device — still gets through; if that attempt spends too, it is
 /// refused next time. Distributed guessing at one account is so held to the account rate
-/// plus one attempt per fresh client address per period.
+/// plus one attempt per fresh client address (IPv6: per fresh /64) per period.
 ///
 /// ```
 /// use axum_drf::throttling::{CredentialThrottle, Spend};
@@ -231,7 +244,7 @@ impl CredentialThrottle {
         let digest = Sha256::digest(account.as_bytes());
         let account = hex::encode(&digest[..16]);
         let key = cache_key(&self.account_scope, &account);
-        let client = format!("{key}_{}", ident(request));
+        let client = format!("{key}_{}", client_ident(request));
         Some((key, client))
     }
 }
@@ -239,6 +252,44 @@ impl CredentialThrottle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn from(ip: &str) -> ApiRequest {
+        ApiRequest {
+            method: axum::http::Method::GET,
+            uri: "/".parse().unwrap(),
+            headers: axum::http::HeaderMap::new(),
+            body: bytes::Bytes::new(),
+            identity: crate::auth::Identity::anonymous(),
+            params: vec![],
+            format_suffix: None,
+            secure: false,
+            client_ip: Some(ip.parse().unwrap()),
+            host: None,
+            perms: None,
+        }
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64_and_ipv4_clients_as_drf_does() {
+        let anon = AnonRateThrottle {
+            rate: "1/min".parse().unwrap(),
+        };
+        let key = |ip: &str| anon.cache_key(&from(ip)).unwrap();
+        assert_eq!(key("203.0.113.9"), "throttle_anon_203.0.113.9");
+        assert_eq!(key("::ffff:203.0.113.9"), "throttle_anon_203.0.113.9");
+        assert_eq!(
+            key("2001:db8:1:2:aaaa::1"),
+            "throttle_anon_2001:db8:1:2::/64"
+        );
+        assert_eq!(key("2001:db8:1:2:bbbb::9"), key("2001:db8:1:2:aaaa::1"));
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2:aaaa::1"));
+        let login = CredentialThrottle::new("login", Spend::Failures, |_| Some("bob".into()));
+        let (_, a) = login.account_keys(&from("2001:db8:1:2::1")).unwrap();
+        let (_, b) = login.account_keys(&from("2001:db8:1:2::2")).unwrap();
+        assert_eq!(a, b);
+        // Logs still name the whole address.
+        assert_eq!(ident(&from("2001:db8:1:2::1")), "2001:db8:1:2::1");
+    }
 
     #[test]
     fn addresses_are_written_as_display_writes_them() {
