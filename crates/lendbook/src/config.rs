@@ -107,6 +107,9 @@ pub struct ThrottleSettings {
     /// instead of as many as the server can answer. `0`: answer at once, as DRF does.
     #[serde(deserialize_with = "non_negative_secs")]
     pub refusal_delay: f64,
+    /// Histories the in-memory counters hold at most (the store without Redis or
+    /// PostgreSQL); when full, the expired go, then those nearest their end.
+    pub memory_max_keys: usize,
 }
 
 impl Default for ThrottleSettings {
@@ -121,6 +124,7 @@ impl Default for ThrottleSettings {
             redis_url: None,
             redis_prefix: "lendbook:".into(),
             refusal_delay: 1.0,
+            memory_max_keys: axum_drf::throttling::MemoryCounters::DEFAULT_MAX_KEYS,
         }
     }
 }

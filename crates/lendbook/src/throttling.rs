@@ -47,7 +47,7 @@ pub fn build(settings: &ThrottleSettings, db: &Database) -> Result<Throttling, C
             Arc::new(RedisCounters::new(url, settings.redis_prefix.clone())?)
         }
         (_, Backend::Postgres) => Arc::new(PgCounters::new(db.clone())),
-        _ => Arc::new(MemoryCounters::new()),
+        _ => Arc::new(MemoryCounters::with_max_keys(settings.memory_max_keys)),
     };
     tracing::info!(store = store.name(), "throttle counters");
     // Checked when the configuration loaded; a config built in code may still be wrong.

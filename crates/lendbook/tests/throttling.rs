@@ -578,6 +578,34 @@ async fn ipv6_clients_are_counted_by_their_64() {
     assert_eq!(public("2001:db8:1:4::1").await, 200);
 }
 
+/// The in-memory counters hold `memory_max_keys` histories: a new client that finds them
+/// full drops the one nearest its end, which then starts afresh.
+#[tokio::test]
+async fn the_in_memory_counters_are_bounded() {
+    let app = TestApp::spawn_with(|c| {
+        c.server.trusted_proxies = vec!["127.0.0.2".into()];
+        c.throttle.anon = Some("1/min".into());
+        c.throttle.memory_max_keys = 2;
+    })
+    .await;
+    if app.state.db.backend() == axum_drf::store::Backend::Postgres {
+        return; // the counters live in the database there, not in memory
+    }
+    let public = |xff: &'static str| {
+        let req = client_from(loopback(2))
+            .get(app.url("/api/public/"))
+            .header("X-Forwarded-For", xff);
+        async move { req.send().await.unwrap().status() }
+    };
+    assert_eq!(public("203.0.113.1").await, 200);
+    assert_eq!(public("203.0.113.2").await, 200);
+    assert_eq!(public("203.0.113.1").await, 429);
+    // A third client: the first's history ends soonest and goes.
+    assert_eq!(public("203.0.113.3").await, 200);
+    assert_eq!(public("203.0.113.2").await, 429);
+    assert_eq!(public("203.0.113.1").await, 200);
+}
+
 // ---- shared counters ----
 
 fn redis_prefix() -> String {

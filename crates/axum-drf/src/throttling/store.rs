@@ -102,6 +102,15 @@ pub struct CounterError {
 /// with aHash, randomly keyed per store (clients choose their addresses, so the hash must
 /// resist collisions chosen for it), for less than SipHash costs.
 ///
+/// The store holds at most [`max_keys`](Self::with_max_keys) histories (default
+/// [`DEFAULT_MAX_KEYS`](Self::DEFAULT_MAX_KEYS): ~20 MiB with IPv6 keys), so clients from ever
+/// new addresses cannot grow it without bound. A new key that finds it full first sweeps
+/// the expired histories; if it is still full, the tenth of the histories that would end
+/// soonest are dropped (with a warning in the log), as Django's local-memory cache culls
+/// when it passes its `MAX_ENTRIES`. A dropped history starts afresh; filling the store
+/// takes that many client addresses within a period, each of which had a budget of its
+/// own anyway.
+///
 /// ```
 /// use axum_drf::throttling::{MemoryCounters, Rate, Record};
 /// let store = MemoryCounters::new();
@@ -111,10 +120,17 @@ pub struct CounterError {
 ///     assert_eq!(window.allows(rate), expected);
 /// }
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryCounters {
     histories: DashMap<String, History, ahash::RandomState>,
     steps: AtomicU64,
+    max_keys: usize,
+}
+
+impl Default for MemoryCounters {
+    fn default() -> Self {
+        Self::with_max_keys(Self::DEFAULT_MAX_KEYS)
+    }
 }
 
 #[derive(Debug)]
@@ -128,9 +144,55 @@ struct History {
 const SWEEP_EVERY: u64 = 4096;
 
 impl MemoryCounters {
-    /// An empty store.
+    /// Histories held at most unless told otherwise.
+    pub const DEFAULT_MAX_KEYS: usize = 100_000;
+
+    /// An empty store of at most [`DEFAULT_MAX_KEYS`](Self::DEFAULT_MAX_KEYS) histories.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store of at most `max_keys` histories (at least 1).
+    ///
+    /// ```
+    /// use axum_drf::throttling::{MemoryCounters, Rate, Record};
+    /// let store = MemoryCounters::with_max_keys(100);
+    /// let rate: Rate = "5/hour".parse().unwrap();
+    /// for client in 0..1_000 {
+    ///     store.step_now(&format!("throttle_anon_{client}"), rate, 1_000_000, Record::IfAllowed);
+    /// }
+    /// assert!(store.len() <= 100);
+    /// ```
+    pub fn with_max_keys(max_keys: usize) -> Self {
+        MemoryCounters {
+            histories: DashMap::default(),
+            steps: AtomicU64::new(0),
+            max_keys: max_keys.max(1),
+        }
+    }
+
+    /// Makes room for one more history: the expired ones go, then, if that was not enough,
+    /// the tenth that would end soonest (one scan pays for many insertions).
+    fn make_room(&self, now: i64) {
+        self.histories.retain(|_, h| h.expires > now);
+        let len = self.histories.len();
+        if len < self.max_keys {
+            return;
+        }
+        let drop = (len + 1 - self.max_keys).max(self.max_keys / 10).min(len);
+        let mut ends: Vec<i64> = self.histories.iter().map(|h| h.expires).collect();
+        let (_, &mut last, _) = ends.select_nth_unstable(drop - 1);
+        let mut dropped = 0;
+        self.histories.retain(|_, h| {
+            let goes = dropped < drop && h.expires <= last;
+            dropped += usize::from(goes);
+            !goes
+        });
+        tracing::warn!(
+            max_keys = self.max_keys,
+            dropped,
+            "throttle: the in-memory counters are full; the histories nearest their end were dropped"
+        );
     }
 
     /// The step, synchronously (memory never waits).
@@ -173,6 +235,9 @@ impl MemoryCounters {
         // `get_mut` first: the common case (a known key) then allocates nothing.
         if let Some(mut h) = self.histories.get_mut(key) {
             return window(&mut h);
+        }
+        if self.histories.len() >= self.max_keys {
+            self.make_room(now);
         }
         let mut entry = self
             .histories
@@ -235,6 +300,49 @@ mod tests {
         let w = store.step_now("k", rate, t0 + 60 * S, Record::IfAllowed);
         assert!(w.allows(rate));
         assert_eq!(w.count, 2);
+    }
+
+    #[test]
+    fn a_full_store_drops_the_expired_then_the_histories_nearest_their_end() {
+        let store = MemoryCounters::with_max_keys(20);
+        let minute: Rate = "1/min".parse().unwrap();
+        let day: Rate = "1/day".parse().unwrap();
+        let t0 = 1_000 * S;
+        // Ten histories for a day, ten for a minute: full.
+        for i in 0..10 {
+            store.step_now(&format!("day{i}"), day, t0, Record::IfAllowed);
+            store.step_now(&format!("min{i}"), minute, t0 + i * S, Record::IfAllowed);
+        }
+        assert_eq!(store.len(), 20);
+        // Two minutes on, the minute histories have expired: they alone make room.
+        store.step_now("new", minute, t0 + 120 * S, Record::IfAllowed);
+        assert_eq!(store.len(), 11);
+        // Nothing has expired when the last of these arrives: the two histories nearest
+        // their end go (a tenth of 20), `new` and then `min0`.
+        for i in 0..10 {
+            store.step_now(
+                &format!("min{i}"),
+                minute,
+                t0 + (121 + i) * S,
+                Record::IfAllowed,
+            );
+        }
+        assert_eq!(store.len(), 19);
+        store.step_now("newer", day, t0 + 132 * S, Record::IfAllowed);
+        let gone = |key: &str, rate| store.step_now(key, rate, t0 + 132 * S, Record::No).count == 0;
+        assert!(
+            gone("new", minute) && gone("min0", minute),
+            "the nearest their end go"
+        );
+        assert!((1..10).all(|i| !gone(&format!("min{i}"), minute)));
+        assert!(
+            (0..10).all(|i| !gone(&format!("day{i}"), day)),
+            "day histories kept"
+        );
+        assert!(!gone("newer", day));
+        // Every day history still refuses its second request.
+        let w = store.step_now("day3", day, t0 + 133 * S, Record::IfAllowed);
+        assert!(!w.allows(day));
     }
 
     #[test]
