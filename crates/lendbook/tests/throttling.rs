@@ -519,17 +519,27 @@ async fn global_anon_and_user_rates_and_resource_scopes() {
     assert_throttled(&get(&app, loopback(3), "/api/private/", t).await, 50, 60);
 }
 
+/// A wrong login from 127.0.0.2 saying, in `X-Forwarded-For`, that it forwards `xff`.
+async fn login(app: &TestApp, xff: &str) -> StatusCode {
+    let req = client_from(loopback(2))
+        .post(app.url("/api/login/"))
+        .header("X-Forwarded-For", xff)
+        .json(&json!({"username": "nobody", "password": "x"}));
+    req.send().await.unwrap().status()
+}
+
+/// `GET /api/public/` from 127.0.0.2 forwarding `xff`.
+async fn public(app: &TestApp, xff: &str) -> StatusCode {
+    let req = client_from(loopback(2))
+        .get(app.url("/api/public/"))
+        .header("X-Forwarded-For", xff);
+    req.send().await.unwrap().status()
+}
+
 /// Behind a trusted proxy the client is the `X-Forwarded-For` address; from anyone else the
 /// header is ignored (a client cannot pick a fresh identity per request).
 #[tokio::test]
 async fn clients_are_told_apart_by_the_forwarded_address_only_from_trusted_proxies() {
-    let login = |app: &TestApp, xff: &'static str| {
-        let req = client_from(loopback(2))
-            .post(app.url("/api/login/"))
-            .header("X-Forwarded-For", xff)
-            .json(&json!({"username": "nobody", "password": "x"}));
-        async move { req.send().await.unwrap().status() }
-    };
     let trusting = TestApp::spawn_with(|c| {
         c.server.trusted_proxies = vec!["127.0.0.2".into()];
         set_rates(c, &[("login", "1/min")]);
@@ -548,13 +558,6 @@ async fn clients_are_told_apart_by_the_forwarded_address_only_from_trusted_proxi
 /// address (DRF keys the whole address).
 #[tokio::test]
 async fn ipv6_clients_are_counted_by_their_64() {
-    let login = |app: &TestApp, xff: &'static str| {
-        let req = client_from(loopback(2))
-            .post(app.url("/api/login/"))
-            .header("X-Forwarded-For", xff)
-            .json(&json!({"username": "nobody", "password": "x"}));
-        async move { req.send().await.unwrap().status() }
-    };
     let app = TestApp::spawn_with(|c| {
         c.server.trusted_proxies = vec!["127.0.0.2".into()];
         c.throttle.anon = Some("2/min".into());
@@ -566,16 +569,10 @@ async fn ipv6_clients_are_counted_by_their_64() {
     assert_eq!(login(&app, "2001:db8:1:3::7").await, 400);
     // The anon rate too: the logins above were anonymous requests, two from the first /64
     // and one from the second.
-    let public = |xff: &'static str| {
-        let req = client_from(loopback(2))
-            .get(app.url("/api/public/"))
-            .header("X-Forwarded-For", xff);
-        async move { req.send().await.unwrap().status() }
-    };
-    assert_eq!(public("2001:db8:1:2::1:1").await, 429);
-    assert_eq!(public("2001:db8:1:3::1:1").await, 200);
-    assert_eq!(public("2001:db8:1:3::1:2").await, 429);
-    assert_eq!(public("2001:db8:1:4::1").await, 200);
+    assert_eq!(public(&app, "2001:db8:1:2::1:1").await, 429);
+    assert_eq!(public(&app, "2001:db8:1:3::1:1").await, 200);
+    assert_eq!(public(&app, "2001:db8:1:3::1:2").await, 429);
+    assert_eq!(public(&app, "2001:db8:1:4::1").await, 200);
 }
 
 /// The in-memory counters hold `memory_max_keys` histories: a new client that finds them
@@ -591,19 +588,13 @@ async fn the_in_memory_counters_are_bounded() {
     if app.state.db.backend() == axum_drf::store::Backend::Postgres {
         return; // the counters live in the database there, not in memory
     }
-    let public = |xff: &'static str| {
-        let req = client_from(loopback(2))
-            .get(app.url("/api/public/"))
-            .header("X-Forwarded-For", xff);
-        async move { req.send().await.unwrap().status() }
-    };
-    assert_eq!(public("203.0.113.1").await, 200);
-    assert_eq!(public("203.0.113.2").await, 200);
-    assert_eq!(public("203.0.113.1").await, 429);
+    assert_eq!(public(&app, "203.0.113.1").await, 200);
+    assert_eq!(public(&app, "203.0.113.2").await, 200);
+    assert_eq!(public(&app, "203.0.113.1").await, 429);
     // A third client: the first's history ends soonest and goes.
-    assert_eq!(public("203.0.113.3").await, 200);
-    assert_eq!(public("203.0.113.2").await, 429);
-    assert_eq!(public("203.0.113.1").await, 200);
+    assert_eq!(public(&app, "203.0.113.3").await, 200);
+    assert_eq!(public(&app, "203.0.113.2").await, 429);
+    assert_eq!(public(&app, "203.0.113.1").await, 200);
 }
 
 // ---- shared counters ----

@@ -60,6 +60,11 @@ impl AccessLine<'_> {
         if DIRECT.get().is_some_and(|direct| direct.write(self)) {
             return;
         }
+        self.event();
+    }
+
+    /// The line as a tracing event (what the direct line reproduces).
+    fn event(&self) {
         tracing::info!(
             target: "access",
             method = self.method,
@@ -200,33 +205,13 @@ impl Direct {
 
 #[cfg(test)]
 mod tests {
-    use std::io::{self, Write};
-    use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
     use tracing_subscriber::EnvFilter;
 
     use super::*;
+    use crate::logging::tests::Capture;
     use crate::logging::{PlainFields, PlainFormat};
-
-    #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Capture {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl Capture {
-        fn text(&self) -> String {
-            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-        }
-    }
 
     /// A subscriber as `Logging::init` builds it, writing to a capture; the direct line for
     /// it; and the guard that flushes the writer.
@@ -341,15 +326,7 @@ mod tests {
             let (dispatch, _, events, guard) = installed(layout);
             tracing::dispatcher::with_default(&dispatch, || {
                 for line in &LINES {
-                    tracing::info!(
-                        target: "access",
-                        method = line.method,
-                        route = line.route,
-                        status = line.status,
-                        latency_us = line.latency_us,
-                        user_id = line.user_id,
-                        request_id = line.request_id,
-                    );
+                    line.event();
                 }
             });
             drop(guard);

@@ -724,7 +724,14 @@ mod tests {
 
     /// An output the test can read back.
     #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<u8>>>);
+    pub(super) struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl Capture {
+        /// What was written so far.
+        pub(super) fn text(&self) -> String {
+            String::from_utf8(lock(&self.0).clone()).unwrap()
+        }
+    }
 
     impl Write for Capture {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -755,8 +762,7 @@ mod tests {
             .finish();
         tracing::subscriber::with_default(subscriber, log);
         drop(guard);
-        let text = String::from_utf8(lock(&out.0).clone()).unwrap();
-        text
+        out.text()
     }
 
     #[test]
@@ -772,7 +778,7 @@ mod tests {
                 .with_writer(move || c.clone())
                 .finish();
             tracing::subscriber::with_default(default, log);
-            let theirs = String::from_utf8(lock(&capture.0).clone()).unwrap();
+            let theirs = capture.text();
             let strip = |l: &str| l.split_once(' ').unwrap().1.to_owned();
             (strip(&ours), strip(&theirs))
         };
@@ -840,7 +846,7 @@ mod tests {
             t.join().unwrap();
         }
         drop(guard);
-        let text = String::from_utf8(lock(&out.0).clone()).unwrap();
+        let text = out.text();
         for t in 0..4 {
             let seen: Vec<usize> = text
                 .lines()
