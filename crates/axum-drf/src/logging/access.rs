@@ -54,9 +54,6 @@ pub struct AccessLine<'a> {
 impl AccessLine<'_> {
     /// Logs the line under target `access` at INFO, if the log filter lets it through.
     pub fn log(&self) {
-        if !tracing::enabled!(target: "access", tracing::Level::INFO) {
-            return;
-        }
         if DIRECT.get().is_some_and(|direct| direct.write(self)) {
             return;
         }
@@ -149,6 +146,8 @@ pub(super) struct Direct {
     /// The subscriber's address, and how to find it in a dispatcher.
     subscriber: usize,
     find: fn(&Dispatch) -> Option<usize>,
+    /// Whether the subscriber's filter lets `access` lines at INFO through.
+    enabled: bool,
 }
 
 static DIRECT: OnceLock<Direct> = OnceLock::new();
@@ -172,6 +171,13 @@ impl Direct {
             layout,
             subscriber: find(dispatch)?,
             find,
+            // Asked once: `enabled!` asks the subscriber on every call, even when the
+            // callsite's interest is settled, and this subscriber's filter has only fixed
+            // directives outside spans (the direct line is only written outside spans).
+            enabled: tracing::dispatcher::with_default(
+                dispatch,
+                || tracing::enabled!(target: "access", tracing::Level::INFO),
+            ),
         })
     }
 
@@ -181,12 +187,13 @@ impl Direct {
         let _ = DIRECT.set(self);
     }
 
-    /// Writes the line if this subscriber is the one in use, outside any span.
+    /// Writes the line (if the filter lets it through) when this subscriber is the one in
+    /// use, outside any span; false when the line is not its to write.
     fn write(&self, line: &AccessLine<'_>) -> bool {
         let ours = tracing::dispatcher::get_default(|d| {
             (self.find)(d) == Some(self.subscriber) && d.current_span().id().is_none()
         });
-        if ours {
+        if ours && self.enabled {
             self.writer.append_with(|buf| {
                 let start = buf.len();
                 let written = match self.layout {
@@ -216,10 +223,18 @@ mod tests {
     /// A subscriber as `Logging::init` builds it, writing to a capture; the direct line for
     /// it; and the guard that flushes the writer.
     fn installed(layout: Layout) -> (Dispatch, Direct, Capture, crate::logging::LogGuard) {
+        filtered(layout, "info")
+    }
+
+    /// [`installed`] with the log filter `filter`.
+    fn filtered(
+        layout: Layout,
+        filter: &str,
+    ) -> (Dispatch, Direct, Capture, crate::logging::LogGuard) {
         let out = Capture::default();
         let (writer, guard) = BatchWriter::new(out.clone(), Duration::from_secs(3600));
         let builder = tracing_subscriber::fmt()
-            .with_env_filter(EnvFilter::new("info"))
+            .with_env_filter(EnvFilter::new(filter))
             .with_writer(writer.clone())
             .with_timer(UtcMicros)
             .with_ansi(false);
@@ -369,14 +384,16 @@ mod tests {
 
     #[test]
     fn the_line_follows_the_filter() {
-        let out = Capture::default();
-        let (writer, guard) = BatchWriter::new(out.clone(), Duration::from_secs(3600));
-        let subscriber = tracing_subscriber::fmt()
-            .with_env_filter(EnvFilter::new("info,access=off"))
-            .with_writer(writer)
-            .finish();
-        tracing::subscriber::with_default(subscriber, || LINES[0].log());
-        drop(guard);
-        assert_eq!(out.text(), "");
+        for layout in [Layout::Text, Layout::Json] {
+            for (filter, lines) in [("info,access=off", 0), ("warn,access=info", 1)] {
+                let (dispatch, direct, written, guard) = filtered(layout, filter);
+                tracing::dispatcher::with_default(&dispatch, || {
+                    assert!(direct.write(&LINES[0]), "the line is the subscriber's");
+                });
+                drop(guard);
+                let text = written.text();
+                assert_eq!(text.lines().count(), lines, "{layout:?} {filter}: {text}");
+            }
+        }
     }
 }
