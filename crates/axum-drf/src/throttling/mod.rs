@@ -263,7 +263,11 @@ impl Throttling {
     // A store that fails lets the request through (the store logs why): an outage of the
     // counters must not become an outage of the API.
     async fn step(&self, key: &str, rate: Rate, now: i64, record: Record) -> Window {
-        match self.store.step(key, rate, now, record).await {
+        let stepped = match self.store.step_at_once(key, rate, now, record) {
+            Some(window) => Ok(window),
+            None => self.store.step(key, rate, now, record).await,
+        };
+        match stepped {
             Ok(window) => window,
             Err(e) => {
                 tracing::error!(error = %e, "throttle: counter store failed; request not counted");
