@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 
 use tracing::Dispatch;
 
-use super::{write_quoted, BatchWriter, UtcMicros};
+use super::{write_quoted, BatchWriter, LogFormat, UtcMicros};
 
 /// One served request, as the access log records it.
 ///
@@ -132,17 +132,10 @@ impl fmt::Write for Utf8<'_> {
     }
 }
 
-/// How the installed subscriber lays its lines out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Layout {
-    Text,
-    Json,
-}
-
 /// The subscriber [`Logging::init`](super::Logging::init) installed, and its writer.
 pub(super) struct Direct {
     writer: BatchWriter,
-    layout: Layout,
+    format: LogFormat,
     /// The subscriber's address, and how to find it in a dispatcher.
     subscriber: usize,
     find: fn(&Dispatch) -> Option<usize>,
@@ -159,26 +152,32 @@ fn address<S: Any>(dispatch: &Dispatch) -> Option<usize> {
 }
 
 impl Direct {
-    /// The direct line for `dispatch`'s subscriber (of type `S`), written to `writer`.
-    pub(super) fn new<S: tracing::Subscriber>(
-        dispatch: &Dispatch,
+    /// `subscriber` as a dispatcher, and the direct line for it, written to `writer` in
+    /// `format` (the subscriber's own layout).
+    pub(super) fn with<S>(
+        subscriber: S,
         writer: BatchWriter,
-        layout: Layout,
-    ) -> Option<Direct> {
+        format: LogFormat,
+    ) -> (Dispatch, Option<Direct>)
+    where
+        S: tracing::Subscriber + Send + Sync + 'static,
+    {
+        let dispatch = Dispatch::new(subscriber);
         let find = address::<S>;
-        Some(Direct {
+        let direct = find(&dispatch).map(|subscriber| Direct {
             writer,
-            layout,
-            subscriber: find(dispatch)?,
+            format,
+            subscriber,
             find,
             // Asked once: `enabled!` asks the subscriber on every call, even when the
             // callsite's interest is settled, and this subscriber's filter has only fixed
             // directives outside spans (the direct line is only written outside spans).
             enabled: tracing::dispatcher::with_default(
-                dispatch,
+                &dispatch,
                 || tracing::enabled!(target: "access", tracing::Level::INFO),
             ),
-        })
+        });
+        (dispatch, direct)
     }
 
     /// Makes `self` the access log's line for the rest of the process (the global
@@ -196,9 +195,9 @@ impl Direct {
         if ours && self.enabled {
             self.writer.append_with(|buf| {
                 let start = buf.len();
-                let written = match self.layout {
-                    Layout::Text => line.write_text(buf),
-                    Layout::Json => line.write_json(buf),
+                let written = match self.format {
+                    LogFormat::Text => line.write_text(buf),
+                    LogFormat::Json => line.write_json(buf),
                 };
                 // The formatters only fail on text they cannot encode; write no half line.
                 if written.is_err() {
@@ -218,69 +217,24 @@ mod tests {
 
     use super::*;
     use crate::logging::tests::Capture;
-    use crate::logging::{PlainFields, PlainFormat};
 
-    /// A subscriber as `Logging::init` builds it, writing to a capture; the direct line for
-    /// it; and the guard that flushes the writer.
-    fn installed(layout: Layout) -> (Dispatch, Direct, Capture, crate::logging::LogGuard) {
-        filtered(layout, "info")
+    /// The subscriber `Logging::init` builds (no colour), writing to a capture; the direct
+    /// line for it; and the guard that flushes the writer.
+    fn installed(format: LogFormat) -> (Dispatch, Direct, Capture, crate::logging::LogGuard) {
+        filtered(format, "info")
     }
 
     /// [`installed`] with the log filter `filter`.
     fn filtered(
-        layout: Layout,
+        format: LogFormat,
         filter: &str,
     ) -> (Dispatch, Direct, Capture, crate::logging::LogGuard) {
         let out = Capture::default();
         let (writer, guard) = BatchWriter::new(out.clone(), Duration::from_secs(3600));
-        let builder = tracing_subscriber::fmt()
-            .with_env_filter(EnvFilter::new(filter))
-            .with_writer(writer.clone())
-            .with_timer(UtcMicros)
-            .with_ansi(false);
-        let (dispatch, direct) = match layout {
-            Layout::Text => {
-                let s = builder
-                    .fmt_fields(PlainFields)
-                    .event_format(PlainFormat::default())
-                    .finish();
-                let dispatch = Dispatch::new(s);
-                let direct = Direct::new::<
-                    tracing_subscriber::fmt::Subscriber<
-                        PlainFields,
-                        PlainFormat,
-                        EnvFilter,
-                        BatchWriter,
-                    >,
-                >(&dispatch, writer, layout);
-                (dispatch, direct)
-            }
-            Layout::Json => {
-                let s = builder.json().flatten_event(true).finish();
-                let dispatch = Dispatch::new(s);
-                let direct = json_direct(&dispatch, writer);
-                (dispatch, direct)
-            }
-        };
-        (
-            dispatch,
-            direct.expect("the subscriber is found"),
-            out,
-            guard,
-        )
-    }
-
-    fn json_direct(dispatch: &Dispatch, writer: BatchWriter) -> Option<Direct> {
-        type Json = tracing_subscriber::fmt::Subscriber<
-            tracing_subscriber::fmt::format::JsonFields,
-            tracing_subscriber::fmt::format::Format<
-                tracing_subscriber::fmt::format::Json,
-                UtcMicros,
-            >,
-            EnvFilter,
-            BatchWriter,
-        >;
-        Direct::new::<Json>(dispatch, writer, Layout::Json)
+        let (dispatch, direct) =
+            crate::logging::subscriber(EnvFilter::new(filter), writer, format, false);
+        let direct = direct.expect("the subscriber is found");
+        (dispatch, direct, out, guard)
     }
 
     /// Each line with its timestamp replaced by `T`.
@@ -336,9 +290,9 @@ mod tests {
 
     #[test]
     fn the_direct_line_is_the_events_line_byte_for_byte() {
-        for layout in [Layout::Text, Layout::Json] {
+        for format in [LogFormat::Text, LogFormat::Json] {
             // Through tracing: the event the fallback logs.
-            let (dispatch, _, events, guard) = installed(layout);
+            let (dispatch, _, events, guard) = installed(format);
             tracing::dispatcher::with_default(&dispatch, || {
                 for line in &LINES {
                     line.event();
@@ -346,25 +300,25 @@ mod tests {
             });
             drop(guard);
             // Direct.
-            let (dispatch, direct, written, guard) = installed(layout);
+            let (dispatch, direct, written, guard) = installed(format);
             tracing::dispatcher::with_default(&dispatch, || {
                 for line in &LINES {
-                    assert!(direct.write(line), "{layout:?}: the subscriber is in use");
+                    assert!(direct.write(line), "{format:?}: the subscriber is in use");
                 }
             });
             drop(guard);
             let (theirs, ours) = (untimed(&events.text()), untimed(&written.text()));
-            assert_eq!(ours.len(), LINES.len(), "{layout:?}");
-            assert_eq!(ours, theirs, "{layout:?}");
+            assert_eq!(ours.len(), LINES.len(), "{format:?}");
+            assert_eq!(ours, theirs, "{format:?}");
         }
     }
 
     #[test]
     fn another_subscriber_or_a_span_gets_the_event() {
-        let (dispatch, direct, written, guard) = installed(Layout::Text);
+        let (dispatch, direct, written, guard) = installed(LogFormat::Text);
         let line = &LINES[0];
         // A subscriber of the same type, but not the installed one.
-        let (other, _, other_out, other_guard) = installed(Layout::Text);
+        let (other, _, other_out, other_guard) = installed(LogFormat::Text);
         tracing::dispatcher::with_default(&other, || {
             assert!(!direct.write(line));
             line.log();
@@ -384,15 +338,15 @@ mod tests {
 
     #[test]
     fn the_line_follows_the_filter() {
-        for layout in [Layout::Text, Layout::Json] {
+        for format in [LogFormat::Text, LogFormat::Json] {
             for (filter, lines) in [("info,access=off", 0), ("warn,access=info", 1)] {
-                let (dispatch, direct, written, guard) = filtered(layout, filter);
+                let (dispatch, direct, written, guard) = filtered(format, filter);
                 tracing::dispatcher::with_default(&dispatch, || {
                     assert!(direct.write(&LINES[0]), "the line is the subscriber's");
                 });
                 drop(guard);
                 let text = written.text();
-                assert_eq!(text.lines().count(), lines, "{layout:?} {filter}: {text}");
+                assert_eq!(text.lines().count(), lines, "{format:?} {filter}: {text}");
             }
         }
     }

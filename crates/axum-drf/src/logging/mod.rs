@@ -48,7 +48,6 @@ use tracing_subscriber::EnvFilter;
 mod access;
 
 pub use access::AccessLine;
-use access::Layout;
 
 /// How log lines are laid out.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,44 +120,42 @@ impl Logging {
             EnvFilter::try_from_env(&self.env_var).unwrap_or_else(|_| EnvFilter::new(&self.filter));
         let (writer, guard) = BatchWriter::new(io::stderr(), self.flush_interval);
         let ansi = io::stderr().is_terminal();
-        let builder = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(writer.clone())
-            .with_timer(UtcMicros)
-            .with_ansi(ansi);
-        match self.format {
-            // Colour is for people at a terminal; files and collectors get plain fields.
-            LogFormat::Text if !ansi => install(
-                builder
-                    .fmt_fields(PlainFields)
-                    .event_format(PlainFormat::default())
-                    .finish(),
-                writer,
-                Layout::Text,
-            ),
-            LogFormat::Text => {
-                let _ = builder.try_init();
+        let (dispatch, direct) = subscriber(filter, writer, self.format, ansi);
+        if tracing_subscriber::util::SubscriberInitExt::try_init(dispatch).is_ok() {
+            if let Some(direct) = direct {
+                direct.install();
             }
-            LogFormat::Json => install(
-                builder.json().flatten_event(true).finish(),
-                writer,
-                Layout::Json,
-            ),
         }
         guard
     }
 }
 
-/// Installs `subscriber` as the global default and, if it was installed, writes the access
-/// log's lines for it directly ([`AccessLine`]).
-fn install<S>(subscriber: S, writer: BatchWriter, layout: Layout)
-where
-    S: tracing::Subscriber + Send + Sync + 'static,
-{
-    let dispatch = tracing::Dispatch::new(subscriber);
-    if tracing_subscriber::util::SubscriberInitExt::try_init(dispatch.clone()).is_ok() {
-        if let Some(direct) = access::Direct::new::<S>(&dispatch, writer, layout) {
-            direct.install();
+/// The subscriber [`Logging::init`] installs, writing to `writer`, and the direct access
+/// line for it ([`AccessLine`]) when it has a layout the line reproduces.
+fn subscriber(
+    filter: EnvFilter,
+    writer: BatchWriter,
+    format: LogFormat,
+    ansi: bool,
+) -> (tracing::Dispatch, Option<access::Direct>) {
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer.clone())
+        .with_timer(UtcMicros)
+        .with_ansi(ansi);
+    match format {
+        // Colour is for people at a terminal; files and collectors get plain fields.
+        LogFormat::Text if !ansi => access::Direct::with(
+            builder
+                .fmt_fields(PlainFields)
+                .event_format(PlainFormat::default())
+                .finish(),
+            writer,
+            format,
+        ),
+        LogFormat::Text => (tracing::Dispatch::new(builder.finish()), None),
+        LogFormat::Json => {
+            access::Direct::with(builder.json().flatten_event(true).finish(), writer, format)
         }
     }
 }
