@@ -254,19 +254,7 @@ mod tests {
     use super::*;
 
     fn from(ip: &str) -> ApiRequest {
-        ApiRequest {
-            method: axum::http::Method::GET,
-            uri: "/".parse().unwrap(),
-            headers: axum::http::HeaderMap::new(),
-            body: bytes::Bytes::new(),
-            identity: crate::auth::Identity::anonymous(),
-            params: vec![],
-            format_suffix: None,
-            secure: false,
-            client_ip: Some(ip.parse().unwrap()),
-            host: None,
-            perms: None,
-        }
+        super::super::tests::request_from(ip.parse().unwrap())
     }
 
     #[test]

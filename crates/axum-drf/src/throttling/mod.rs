@@ -263,11 +263,7 @@ impl Throttling {
     // A store that fails lets the request through (the store logs why): an outage of the
     // counters must not become an outage of the API.
     async fn step(&self, key: &str, rate: Rate, now: i64, record: Record) -> Window {
-        let stepped = match self.store.step_at_once(key, rate, now, record) {
-            Some(window) => Ok(window),
-            None => self.store.step(key, rate, now, record).await,
-        };
-        match stepped {
+        match self.store.step(key, rate, now, record).await {
             Ok(window) => window,
             Err(e) => {
                 tracing::error!(error = %e, "throttle: counter store failed; request not counted");
@@ -311,22 +307,31 @@ mod tests {
     use super::*;
     use crate::auth::Identity;
 
-    fn login(body: &'static str) -> ApiRequest {
-        let mut headers = axum::http::HeaderMap::new();
-        headers.insert("content-type", "application/json".parse().unwrap());
+    /// An anonymous `GET /` from `ip`, for the throttles' tests.
+    pub(super) fn request_from(ip: std::net::IpAddr) -> ApiRequest {
         ApiRequest {
-            method: axum::http::Method::POST,
-            uri: "/login/".parse().unwrap(),
-            headers,
-            body: bytes::Bytes::from_static(body.as_bytes()),
+            method: axum::http::Method::GET,
+            uri: "/".parse().unwrap(),
+            headers: axum::http::HeaderMap::new(),
+            body: bytes::Bytes::new(),
             identity: Identity::anonymous(),
             params: vec![],
             format_suffix: None,
             secure: false,
-            client_ip: Some([10, 0, 0, 1].into()),
+            client_ip: Some(ip),
             host: None,
             perms: None,
         }
+    }
+
+    fn login(body: &'static str) -> ApiRequest {
+        let mut request = request_from([10, 0, 0, 1].into());
+        request.method = axum::http::Method::POST;
+        request.uri = "/login/".parse().unwrap();
+        let json = "application/json".parse().unwrap();
+        request.headers.insert("content-type", json);
+        request.body = bytes::Bytes::from_static(body.as_bytes());
+        request
     }
 
     #[tokio::test]

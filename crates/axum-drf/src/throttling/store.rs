@@ -83,13 +83,6 @@ pub trait CounterStore: Send + Sync + 'static {
         record: Record,
     ) -> BoxFuture<'a, Result<Window, CounterError>>;
 
-    /// [`step`](Self::step) answered at once by a store that never waits (memory), or
-    /// `None` (the default) to be asked through `step`: no boxed future per check.
-    fn step_at_once(&self, key: &str, rate: Rate, now: i64, record: Record) -> Option<Window> {
-        let _ = (key, rate, now, record);
-        None
-    }
-
     /// A short name for logs (`memory`, `redis`, `postgres`).
     fn name(&self) -> &'static str;
 }
@@ -277,10 +270,6 @@ impl CounterStore for MemoryCounters {
     ) -> BoxFuture<'a, Result<Window, CounterError>> {
         let window = self.step_now(key, rate, now, record);
         Box::pin(std::future::ready(Ok(window)))
-    }
-
-    fn step_at_once(&self, key: &str, rate: Rate, now: i64, record: Record) -> Option<Window> {
-        Some(self.step_now(key, rate, now, record))
     }
 
     fn name(&self) -> &'static str {
