@@ -226,9 +226,11 @@ impl<W: fmt::Write> PlainVisitor<W> {
 /// A string field's value as the default formatter writes it: quoted, escaped as `Debug`
 /// escapes it only when it holds a quote, a backslash or a character outside printable ASCII.
 fn write_quoted(w: &mut impl fmt::Write, value: &str) -> fmt::Result {
-    let plain = value
-        .bytes()
-        .all(|b| matches!(b, 0x20..=0x7e) & (b != b'"') & (b != b'\\'));
+    // A fold rather than `all`: without the early exit the check is vectorised (the access
+    // line's route and request id were ~550 instructions a line, callgrind).
+    let plain = value.bytes().fold(true, |plain, b| {
+        plain & matches!(b, 0x20..=0x7e) & (b != b'"') & (b != b'\\')
+    });
     if !plain {
         return write!(w, "{value:?}");
     }
