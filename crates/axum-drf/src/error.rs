@@ -148,8 +148,19 @@ impl From<crate::parsers::ParseError> for ApiError {
     }
 }
 
-/// A JSON response rendered as DRF's JSONRenderer does (compact, UTF-8).
-pub fn json_response(status: StatusCode, body: &Value) -> Response {
+/// A JSON response rendered as DRF's JSONRenderer does (compact, UTF-8), from a
+/// `serde_json::Value` or any serialisable type (a struct skips building the `Value`).
+///
+/// ```
+/// use axum::http::StatusCode;
+/// #[derive(serde::Serialize)]
+/// struct Message<'a> {
+///     message: &'a str,
+/// }
+/// let r = axum_drf::json(StatusCode::OK, &Message { message: "hi" });
+/// assert_eq!(r.headers()["content-type"], "application/json");
+/// ```
+pub fn json_response<T: serde::Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     json_bytes_response(status, bytes)
 }

@@ -226,8 +226,8 @@ impl<W: fmt::Write> PlainVisitor<W> {
 /// A string field's value as the default formatter writes it: quoted, escaped as `Debug`
 /// escapes it only when it holds a quote, a backslash or a character outside printable ASCII.
 fn write_quoted(w: &mut impl fmt::Write, value: &str) -> fmt::Result {
-    // A fold rather than `all`: without the early exit the check is vectorised (the access
-    // line's route and request id were ~550 instructions a line, callgrind).
+    // A fold rather than `all`: without the early exit the compiler may vectorise the check
+    // (this function's share of an access line: 548 → 439 instructions, callgrind).
     let plain = value.bytes().fold(true, |plain, b| {
         plain & matches!(b, 0x20..=0x7e) & (b != b'"') & (b != b'\\')
     });

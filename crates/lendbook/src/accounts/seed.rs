@@ -5,7 +5,7 @@ use axum::response::Response;
 use axum_drf::auth::views;
 use axum_drf::permissions::AllowAny;
 use axum_drf::routing::Routes;
-use axum_drf::{ApiError, ApiRequest, View};
+use axum_drf::{json, ApiError, ApiRequest, View};
 use serde::Serialize;
 
 use crate::app::AppState;
@@ -39,7 +39,5 @@ async fn private(_: AppState, req: ApiRequest) -> Result<Response, ApiError> {
     }
     let user = req.user()?;
     let message = format!("Hello {}, this is private!", user.username);
-    let body = serde_json::to_vec(&Private { message: &message })
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(axum_drf::error::json_bytes_response(StatusCode::OK, body))
+    Ok(json(StatusCode::OK, &Private { message: &message }))
 }
